@@ -1,0 +1,1 @@
+"""Tests for Moxie for Home Assistant."""

@@ -1,0 +1,88 @@
+"""A real Mosquitto broker on an ephemeral loopback port, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import time
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Mosquitto:
+    """Start, stop and restart a real mosquitto on 127.0.0.1 (same port across restarts)."""
+
+    def __init__(self, workdir: Path, *, persistence: bool = True) -> None:
+        """Prepare a broker whose config, log and persistence live in workdir."""
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise RuntimeError("mosquitto is not installed (apt-get install -y mosquitto)")
+        self.binary = binary
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.workdir = workdir
+        self.log_path = workdir / "mosquitto.log"
+        self.conf_path = workdir / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            f"log_dest file {self.log_path}",
+            "log_type all",
+            "max_queued_messages 100000",
+        ]
+        if persistence:
+            lines += ["persistence true", f"persistence_location {workdir}/"]
+        self.conf_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the broker and wait until it accepts connections."""
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(self.conf_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.log_tail()}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"mosquitto did not start on port {self.port}: {self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the broker (SIGTERM, so a persistent broker saves its state)."""
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port."""
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """Return the last lines of the broker's log, for error messages."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

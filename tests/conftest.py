@@ -1,0 +1,28 @@
+"""Fixtures shared by every test: the repo's custom_components and a real Mosquitto broker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+import sys
+
+import pytest
+
+# pytest-homeassistant-custom-component puts its own testing_config on sys.path, whose
+# custom_components package would shadow ours: put the repo root first and import it now.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import custom_components  # noqa: E402
+
+from tests.broker import Mosquitto  # noqa: E402
+
+assert Path(custom_components.__file__).parent == ROOT / "custom_components"
+
+
+@pytest.fixture
+def mosquitto(socket_enabled: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    """A real mosquitto broker on an ephemeral loopback port, stopped after the test."""
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    yield broker
+    broker.stop()

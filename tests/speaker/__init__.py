@@ -1,0 +1,1 @@
+"""Tests of the speaker service (wyoming_servers.speaker)."""

@@ -1,0 +1,263 @@
+"""Real peers of the speaker for tests and the benchmark.
+
+wyoming-piper, the speaker process, an MQTT client and a direct Wyoming client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+import contextlib
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Self
+import wave
+
+import aiohttp
+import aiomqtt
+from wyoming.audio import AudioChunk, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.tts import Synthesize
+
+from tests.broker import Mosquitto, free_port
+from tests.speaker.voice import VOICE_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 60.0  # generous bound for a loaded 2-core machine
+
+
+def outside_free_port() -> int:
+    """Find a free loopback port in a child process (session fixtures run with sockets blocked)."""
+    code = "from tests.broker import free_port; print(free_port())"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+    return int(out.stdout)
+
+
+def _wait_for_log(proc: subprocess.Popen[bytes], log: Path, marker: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and marker in log.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{marker!r} not logged in {timeout} s: {log.read_text()[-2000:]}")
+
+
+def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class PiperServer:
+    """Upstream wyoming-piper with the tiny voice, on a fixed loopback port across restarts."""
+
+    def __init__(self, data_dir: Path, workdir: Path, *, streaming: bool = True) -> None:
+        """Prepare a server using the voice in data_dir."""
+        self.data_dir = data_dir
+        self.workdir = workdir
+        self.port = outside_free_port()
+        self.streaming = streaming
+        self.starts = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        """Wyoming URI of the server."""
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start and wait for "Ready" (the port opens a moment later; clients retry)."""
+        self.starts += 1
+        log = self.workdir / f"piper-{self.starts}.log"
+        argv = [
+            sys.executable, "-m", "wyoming_piper", "--uri", self.uri, "--voice", VOICE_NAME,
+            "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        if not self.streaming:
+            argv.append("--no-streaming")
+        with log.open("wb") as out:
+            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        _wait_for_log(self._proc, log, "Ready", WAIT)
+
+    def stop(self) -> None:
+        """Kill the server."""
+        _terminate(self._proc)
+        self._proc = None
+
+
+class SpeakerProcess:
+    """The speaker as users run it: `python -m wyoming_servers.speaker ...`."""
+
+    def __init__(
+        self, workdir: Path, broker: Mosquitto, tts_uri: str, args: Sequence[str] = ()
+    ) -> None:
+        """Prepare a speaker writing WAV files into workdir/wav."""
+        self.workdir = workdir
+        self.wav_dir = workdir / "wav"
+        self.monitor_port = free_port()
+        self.log = workdir / "speaker.log"
+        self.argv = [
+            sys.executable, "-m", "wyoming_servers.speaker",
+            "--mqtt-host", broker.host, "--mqtt-port", str(broker.port),
+            "--tts-uri", tts_uri, "--sink", f"wav:{self.wav_dir}",
+            "--monitor", f"127.0.0.1:{self.monitor_port}", "--debug", *args,
+        ]  # fmt: skip
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the monitor."""
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    def start(self) -> None:
+        """Start and wait until the monitor is up."""
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with self.log.open("ab") as out:
+            self._proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+            )
+        _wait_for_log(self._proc, self.log, "Ready:", WAIT)
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager would."""
+        _terminate(self._proc)
+        self._proc = None
+
+    def wavs(self) -> list[Path]:
+        """Utterance files in play order."""
+        return sorted(self.wav_dir.glob("*.wav")) if self.wav_dir.exists() else []
+
+
+def wav_pcm(path: Path) -> bytes:
+    """PCM frames of a WAV file."""
+    with wave.open(str(path), "rb") as wav:
+        return wav.readframes(wav.getnframes())
+
+
+async def direct_synthesize(uri: str, text: str) -> bytes:
+    """What the TTS server produces for text, asked directly (no speaker in between)."""
+    host, port = uri.removeprefix("tcp://").split(":")
+    async with asyncio.timeout(WAIT):
+        while True:
+            try:
+                async with AsyncTcpClient(host, int(port)) as client:
+                    await client.write_event(Synthesize(text=text).event())
+                    audio = b""
+                    while True:
+                        event = await client.read_event()
+                        assert event is not None
+                        if AudioChunk.is_type(event.type):
+                            audio += AudioChunk.from_event(event).audio
+                        elif AudioStop.is_type(event.type):
+                            return audio
+            except OSError:
+                await asyncio.sleep(0.2)
+
+
+class MqttPeer:
+    """A real MQTT client on the test's side: publishes and records what it receives."""
+
+    def __init__(self, broker: Mosquitto, topics: Sequence[str] = ("moxie/#",)) -> None:
+        """Subscribe to topics on broker once entered."""
+        self.broker = broker
+        self.topics = topics
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._changed = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        """Connect, subscribe and start recording."""
+        self._client = aiomqtt.Client(self.broker.host, self.broker.port)
+        await self._client.__aenter__()
+        for topic in self.topics:
+            await self._client.subscribe(topic, qos=1)
+        self._task = asyncio.create_task(self._record(self._client))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop recording and disconnect."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await self._task
+        if self._client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._client.__aexit__(None, None, None)
+
+    async def _record(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            self.messages.append((str(message.topic), payload, message.retain))
+            self._changed.set()
+
+    async def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
+        """Publish at QoS 1."""
+        assert self._client is not None
+        data = payload.encode() if isinstance(payload, str) else payload
+        await self._client.publish(topic, data, qos=1, retain=retain)
+
+    def on(self, topic: str) -> list[bytes]:
+        """Payloads received on topic so far."""
+        return [payload for t, payload, _ in self.messages if t == topic]
+
+    async def wait_for(
+        self, topic: str, predicate: Callable[[bytes], bool], timeout: float = WAIT
+    ) -> bytes:
+        """Wait for a payload on topic matching predicate (bounded)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for payload in self.on(topic):
+                    if predicate(payload):
+                        return payload
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def get_json(url: str) -> Any:
+    """GET url and decode JSON."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        response.raise_for_status()
+        return await response.json()
+
+
+async def wait_until[T](
+    probe: Callable[[], Any], check: Callable[[T], bool], timeout: float = WAIT
+) -> T:
+    """Poll the async probe until check(result) holds (bounded); return that result."""
+    async with asyncio.timeout(timeout):
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                result: T = await probe()
+                if check(result):
+                    return result
+            await asyncio.sleep(0.05)
+
+
+async def history(speaker: SpeakerProcess) -> list[dict[str, Any]]:
+    """The speaker's recent utterances, oldest first."""
+    data = await get_json(f"{speaker.url}/api/queue")
+    return list(reversed(data["history"]))
+
+
+async def wait_history(
+    speaker: SpeakerProcess, check: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """Wait until the speaker's history satisfies check."""
+    return await wait_until(lambda: history(speaker), check)
+
+
+async def wait_connected(speaker: SpeakerProcess) -> None:
+    """Wait until the speaker's monitor answers and it is connected to the broker."""
+    await wait_until(lambda: get_json(f"{speaker.url}/health"), lambda h: h["mqtt_connected"])

@@ -1,0 +1,160 @@
+"""The speaker end to end: real Mosquitto, real wyoming-piper, the speaker process, WAV files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.broker import Mosquitto
+from tests.speaker.conftest import SpeakerFactory
+from tests.speaker.peers import (
+    MqttPeer,
+    PiperServer,
+    direct_synthesize,
+    get_json,
+    history,
+    wait_connected,
+    wait_history,
+    wav_pcm,
+)
+
+TEXT = "moxie/tts/text"
+LONG_TEXT = " ".join(
+    f"Esta es la frase número {i} de una historia larga de Moxie." for i in range(12)
+)
+
+
+def _speech(text: str, message_id: str, **extra: Any) -> str:
+    return json.dumps({"text": text, "id": message_id, "source": "test", **extra})
+
+
+def _outcomes(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(entry["id"], entry["outcome"]) for entry in entries]
+
+
+async def test_mirror_message_becomes_the_servers_pcm(
+    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+) -> None:
+    """Contract JSON and plain text are played as exactly the audio wyoming-piper produces."""
+    speaker = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech("Hola, soy Moxie. ¿Jugamos?", "j1", priority="high"))
+        await peer.publish(TEXT, "Me gusta aprender contigo.")
+        entries = await wait_history(speaker, lambda h: len(h) == 2)
+    assert [e["outcome"] for e in entries] == ["played", "played"]
+    assert entries[0]["id"] == "j1"
+    assert entries[1]["id"].startswith("plain-")
+    first, second = speaker.wavs()
+    assert first.name.endswith("_j1.wav")
+    expected_first = await direct_synthesize(piper.uri, "Hola, soy Moxie. ¿Jugamos?")
+    expected_second = await direct_synthesize(piper.uri, "Me gusta aprender contigo.")
+    assert len(expected_first) > 0
+    assert wav_pcm(first) == expected_first
+    assert wav_pcm(second) == expected_second
+    status = await get_json(f"{speaker.url}/api/status")
+    assert status["tts_streaming"] is True
+
+
+async def test_chunks_reassembled_in_order(
+    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+) -> None:
+    """Chunks sharing an id are spoken as one utterance, in chunk order, whatever the arrival."""
+    speaker = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+    parts = ["Había una vez un robot", "llamado Moxie.", "Le encantaba aprender."]
+    async with MqttPeer(mosquitto) as peer:
+        for index in (1, 3, 2):
+            await peer.publish(
+                TEXT, _speech(parts[index - 1], "story", chunk=index, total_chunks=3)
+            )
+        await wait_history(speaker, lambda h: len(h) == 1)
+    (wav,) = speaker.wavs()
+    assert wav_pcm(wav) == await direct_synthesize(piper.uri, " ".join(parts))
+    entry = (await history(speaker))[0]
+    assert entry["text"] == " ".join(parts)
+
+
+async def test_duplicate_delivery_plays_once(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """A QoS 1 redelivery (same id and chunk) is not spoken twice."""
+    speaker = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        for _ in range(3):
+            await peer.publish(TEXT, _speech("Solo una vez.", "dup-1"))
+        await peer.publish(TEXT, _speech("Y esta después.", "after"))
+        await wait_history(speaker, lambda h: [e["id"] for e in h] == ["dup-1", "after"])
+    assert [path.name for path in speaker.wavs()] == ["00001_dup-1.wav", "00002_after.wav"]
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert stats["duplicates"] == 2
+    assert stats["played"] == 2
+
+
+async def test_priorities_and_preemption(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """Critical preempts (the preempted utterance is replayed later); high before normal."""
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
+        await peer.wait_for(
+            "moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG_TEXT
+        )
+        await peer.publish(TEXT, _speech("Normal.", "normal-2"))
+        await peer.publish(TEXT, _speech("Alta.", "high-1", priority="high"))
+        await peer.publish(TEXT, _speech("Crítico.", "critical-1", priority="critical"))
+        entries = await wait_history(speaker, lambda h: len(h) == 5)
+    assert _outcomes(entries) == [
+        ("story", "preempted"),
+        ("critical-1", "played"),
+        ("high-1", "played"),
+        ("story", "played"),
+        ("normal-2", "played"),
+    ]
+    wavs = speaker.wavs()
+    assert [path.name.split("_", 1)[1] for path in wavs] == [
+        "story.wav", "critical-1.wav", "high-1.wav", "story.wav", "normal-2.wav",
+    ]  # fmt: skip
+    assert 0 < len(wav_pcm(wavs[0])) < len(wav_pcm(wavs[3]))
+
+
+@pytest.mark.parametrize("clear_queue", [False, True])
+async def test_stop_silences_long_utterance(
+    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory, clear_queue: bool
+) -> None:
+    """A stop ends the utterance's audio for good; the queue goes on unless asked to clear."""
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
+        await peer.publish(TEXT, _speech("Después.", "next"))
+        await peer.wait_for(
+            "moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG_TEXT
+        )
+        await peer.publish(
+            "moxie/tts/stop", json.dumps({"reason": "test", "clear_queue": clear_queue})
+        )
+        await wait_history(speaker, lambda h: len(h) >= 1)
+        if not clear_queue:
+            await wait_history(speaker, lambda h: len(h) == 2)
+        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "idle")
+        story_wav = speaker.wavs()[0]
+        size_after_stop = story_wav.stat().st_size
+        await asyncio.sleep(1.0)
+        # A late redelivery of the stopped utterance is not spoken either.
+        await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
+        await asyncio.sleep(1.0)
+    entries = await history(speaker)
+    expected = [("story", "stopped")] + ([] if clear_queue else [("next", "played")])
+    assert _outcomes(entries) == expected
+    assert story_wav.stat().st_size == size_after_stop
+    assert [p.name for p in speaker.wavs()] == (
+        ["00001_story.wav"] if clear_queue else ["00001_story.wav", "00002_next.wav"]
+    )
+    assert 0 < len(wav_pcm(story_wav)) < len(await direct_synthesize(piper.uri, LONG_TEXT))

@@ -1,0 +1,1 @@
+"""Moxie's companion services (speaker, launchers for upstream Wyoming servers)."""

@@ -1,0 +1,1 @@
+"""moxie-speaker: the service that speaks Moxie's MQTT speech mirror."""

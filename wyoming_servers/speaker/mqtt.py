@@ -1,0 +1,167 @@
+"""The speaker's MQTT side: persistent QoS 1 session, status, discovery, reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+import logging
+import ssl
+
+import aiomqtt
+
+from .contract import parse_stop, status_payload
+from .discovery import Topics, discovery_payload
+from .speaker import Speaker
+
+_LOGGER = logging.getLogger(__name__)
+
+BACKOFF_MIN = 0.5
+BACKOFF_MAX = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """How to reach the broker."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    tls_insecure: bool = False
+    client_id: str = "moxie-speaker"
+    keepalive: int = 30
+
+
+class MqttBridge:
+    """Feeds mirror messages to the speaker and reports its state, across broker restarts."""
+
+    def __init__(self, settings: MqttSettings, topics: Topics, speaker: Speaker) -> None:
+        """Bridge speaker to the broker in settings."""
+        self.settings = settings
+        self.topics = topics
+        self.speaker = speaker
+        self.connected = False
+        self.connections = 0
+        self._dirty = asyncio.Event()
+        speaker.add_listener(self._dirty.set)
+
+    def _client(self) -> aiomqtt.Client:
+        settings = self.settings
+        tls_context: ssl.SSLContext | None = None
+        if settings.tls:
+            tls_context = ssl.create_default_context(cafile=settings.ca_file)
+            if settings.tls_insecure:
+                tls_context.check_hostname = False
+                tls_context.verify_mode = ssl.CERT_NONE
+        return aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password,
+            identifier=settings.client_id,
+            clean_session=False,
+            keepalive=settings.keepalive,
+            tls_context=tls_context,
+            will=aiomqtt.Will(self.topics.availability, b"offline", qos=1, retain=True),
+            timeout=10,
+        )
+
+    async def run(self) -> None:
+        """Stay connected forever, reconnecting with exponential backoff."""
+        delay = BACKOFF_MIN
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as err:
+                if self.connected:
+                    delay = BACKOFF_MIN
+                    _LOGGER.warning("Lost the MQTT broker (%s); reconnecting", err)
+                else:
+                    _LOGGER.warning(
+                        "Cannot reach MQTT broker %s:%s (%s); retrying in %.1f s",
+                        self.settings.host,
+                        self.settings.port,
+                        err,
+                        delay,
+                    )
+            self.connected = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX)
+
+    async def _session(self) -> None:
+        topics = self.topics
+        async with self._client() as client:
+            self.connected = True
+            self.connections += 1
+            _LOGGER.info(
+                "Connected to MQTT %s:%s; listening on %s",
+                self.settings.host,
+                self.settings.port,
+                topics.text,
+            )
+            publisher = asyncio.create_task(self._publisher(client))
+            try:
+                await client.subscribe(
+                    [
+                        (topics.text, 1),
+                        (topics.stop, 1),
+                        (topics.volume_set, 1),
+                        (topics.ha_status, 1),
+                    ]
+                )
+                await client.publish(topics.availability, b"online", qos=1, retain=True)
+                await self._publish_discovery(client)
+                async for message in client.messages:
+                    await self._dispatch(client, message)
+            except asyncio.CancelledError:
+                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                    async with asyncio.timeout(2):
+                        await client.publish(topics.availability, b"offline", qos=1, retain=True)
+                raise
+            finally:
+                publisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await publisher
+
+    async def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = message.topic
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        if topic.matches(self.topics.text):
+            self.speaker.submit(payload)
+        elif topic.matches(self.topics.stop):
+            self.speaker.stop(parse_stop(payload))
+        elif topic.matches(self.topics.volume_set):
+            try:
+                self.speaker.set_volume(round(float(payload.decode())))
+            except UnicodeDecodeError, ValueError:
+                _LOGGER.warning("Ignoring volume %r (expected 0-100)", payload[:40])
+        elif topic.matches(self.topics.ha_status) and payload.strip() == b"online":
+            _LOGGER.info("Home Assistant is online: publishing discovery again")
+            await self._publish_discovery(client)
+
+    async def _publish_discovery(self, client: aiomqtt.Client) -> None:
+        await client.publish(
+            self.topics.discovery, discovery_payload(self.topics), qos=1, retain=True
+        )
+        self._dirty.set()
+
+    async def _publisher(self, client: aiomqtt.Client) -> None:
+        """Publish the latest status and volume whenever they change (coalesced)."""
+        last_status: tuple[str, str | None, int] | None = None
+        last_volume: int | None = None
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            speaker = self.speaker
+            state = (speaker.status, speaker.current_text, len(speaker.queue))
+            if state != last_status:
+                await client.publish(self.topics.status, status_payload(*state), qos=1, retain=True)
+                last_status = state
+            if speaker.volume != last_volume:
+                await client.publish(
+                    self.topics.volume, str(speaker.volume).encode(), qos=1, retain=True
+                )
+                last_volume = speaker.volume

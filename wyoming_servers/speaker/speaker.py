@@ -1,0 +1,316 @@
+"""The speaker: takes mirror messages, plays them by priority, stops instantly."""
+
+from __future__ import annotations
+
+from array import array
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable
+import contextlib
+from dataclasses import asdict, dataclass, field
+import logging
+import sys
+import time
+from typing import Any
+
+from .contract import BadPayloadError, Priority, StopRequest, parse_text
+from .queue import AddResult, SpeechQueue, Utterance
+from .sinks import AudioFormat, Sink
+from .synth import SynthError, WyomingSynth
+
+_LOGGER = logging.getLogger(__name__)
+
+HISTORY_SIZE = 50
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    """One utterance that was played, stopped, preempted or failed."""
+
+    id: str
+    text: str
+    priority: str
+    source: str | None
+    outcome: str
+    received: float
+    started: float
+    finished: float
+    audio_seconds: float
+
+
+@dataclass
+class Stats:
+    """Counters for /api/stats and /metrics."""
+
+    messages: int = 0
+    utterances: int = 0
+    chunks: int = 0
+    duplicates: int = 0
+    late_chunks: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    played: int = 0
+    stopped: int = 0
+    preempted: int = 0
+    cleared: int = 0
+    failed: int = 0
+    tts_errors: int = 0
+    stop_requests: int = 0
+    audio_seconds: float = 0.0
+    last_first_audio_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters."""
+        data = asdict(self)
+        data["rejected"] = dict(self.rejected)
+        data["rejected_total"] = sum(self.rejected.values())
+        return data
+
+
+def scale_volume(audio: bytes, width: int, volume: int) -> bytes:
+    """Scale 16-bit PCM by volume percent (other widths pass through)."""
+    if volume >= 100 or width != 2:
+        return audio
+    samples = array("h")
+    samples.frombytes(audio[: len(audio) - len(audio) % 2])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    factor = max(volume, 0) / 100
+    scaled = array("h", (int(s * factor) for s in samples))
+    if sys.byteorder == "big":
+        scaled.byteswap()
+    return scaled.tobytes()
+
+
+class Speaker:
+    """Priority queue, playback worker, interrupt and the state everyone else reports."""
+
+    def __init__(
+        self,
+        synth: WyomingSynth,
+        sink: Sink,
+        *,
+        chunk_timeout: float = 30.0,
+        stop_clears_queue: bool = False,
+        volume: int = 100,
+    ) -> None:
+        """Play through synth into sink."""
+        self.synth = synth
+        self.sink = sink
+        self.chunk_timeout = chunk_timeout
+        self.stop_clears_queue = stop_clears_queue
+        self.volume = volume
+        self.queue = SpeechQueue()
+        self.stats = Stats()
+        self.history: deque[HistoryEntry] = deque(maxlen=HISTORY_SIZE)
+        self.status = "idle"
+        self.current: Utterance | None = None
+        self.last_error: str | None = None
+        self.started = time.time()
+        self._listeners: list[Callable[[], None]] = []
+        self._play_task: asyncio.Task[float] | None = None
+        self._interrupt: str | None = None
+        self._retrying: Utterance | None = None
+        self._played_seconds = 0.0
+        self._wakeup = asyncio.Event()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call listener (synchronously) whenever status, queue or volume changes."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    @property
+    def current_text(self) -> str | None:
+        """Text being spoken now."""
+        return self.current.text if self.current is not None else None
+
+    def submit(self, payload: bytes) -> AddResult | None:
+        """Accept a `<base>/tts/text` payload; None when it was rejected (counted)."""
+        self.stats.messages += 1
+        try:
+            part = parse_text(payload)
+        except BadPayloadError as err:
+            self.stats.rejected[err.kind] += 1
+            _LOGGER.warning("Rejected speech payload (%s): %s", err.kind, err.detail)
+            return None
+        result, utterance = self.queue.add(part)
+        if result is AddResult.DUPLICATE:
+            self.stats.duplicates += 1
+            _LOGGER.debug("Duplicate delivery of %s chunk %s ignored", part.id, part.chunk)
+        elif result is AddResult.LATE:
+            self.stats.late_chunks += 1
+            _LOGGER.debug("Chunk %s of finished/stopped %s ignored", part.chunk, part.id)
+        elif result is AddResult.PART:
+            self.stats.chunks += 1
+        else:
+            self.stats.utterances += 1
+            self.stats.chunks += 1
+            assert utterance is not None
+            _LOGGER.debug("Queued %s (%s): %s", utterance.id, part.priority.label, part.text)
+            if utterance.priority is Priority.CRITICAL:
+                self._wakeup.set()
+                playing = self.current
+                if playing is not None and playing.priority is not Priority.CRITICAL:
+                    self._interrupt_playback("preempt")
+            self._changed()
+        return result
+
+    def stop(self, request: StopRequest | None = None) -> None:
+        """Silence now and drop the rest of the current utterance (optionally the queue)."""
+        request = request or StopRequest()
+        self.stats.stop_requests += 1
+        _LOGGER.info("Stop requested (%s)", request.reason or "no reason")
+        if request.clear_queue or self.stop_clears_queue:
+            dropped = self.queue.clear()
+            self.stats.cleared += len(dropped)
+        if self.current is not None:
+            self.queue.done(self.current)
+            self._interrupt_playback("stop")
+        elif self._retrying is not None:
+            self.queue.remove(self._retrying)
+            self.stats.stopped += 1
+        self._wakeup.set()
+        self._changed()
+
+    def set_volume(self, volume: int) -> None:
+        """Set playback volume in percent (0-100)."""
+        self.volume = min(max(volume, 0), 100)
+        self._changed()
+
+    def _interrupt_playback(self, reason: str) -> None:
+        self._interrupt = reason
+        self.sink.abort()
+        if self._play_task is not None and not self._play_task.done():
+            self._play_task.cancel()
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self._changed()
+
+    async def run(self) -> None:
+        """Play the queue forever."""
+        failures = 0
+        while True:
+            utterance = await self.queue.get()
+            self.current = utterance
+            self._interrupt = None
+            self._wakeup.clear()
+            self._set_status("speaking")
+            started = time.time()
+            utterance.attempts += 1
+            self._play_task = asyncio.create_task(self._play(utterance))
+            try:
+                await asyncio.wait([self._play_task])
+            except asyncio.CancelledError:
+                self._play_task.cancel()
+                self.sink.abort()
+                raise
+            task, self._play_task = self._play_task, None
+            self.current = None
+            outcome, seconds = self._outcome(task)
+            if outcome == "preempted":
+                self.queue.requeue_front(utterance)
+            elif outcome == "error":
+                self.queue.requeue_front(utterance)
+                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                failures += 1
+                self._set_status("error")
+                _LOGGER.error(
+                    "%s; keeping %s queued, retrying in %.1f s",
+                    self.last_error,
+                    utterance.id,
+                    delay,
+                )
+                self._retrying = utterance
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wakeup.wait()
+                self._retrying = None
+            else:
+                failures = 0
+                self.last_error = None
+                self.queue.done(utterance)
+            if outcome != "error":
+                self.history.append(
+                    HistoryEntry(
+                        id=utterance.id,
+                        text=utterance.text,
+                        priority=utterance.priority.label,
+                        source=utterance.source,
+                        outcome=outcome,
+                        received=utterance.received,
+                        started=started,
+                        finished=time.time(),
+                        audio_seconds=round(seconds, 3),
+                    )
+                )
+            if len(self.queue) == 0 and self.status != "idle":
+                self._set_status("idle")
+            else:
+                self._changed()
+
+    def _outcome(self, task: asyncio.Task[float]) -> tuple[str, float]:
+        if task.cancelled():
+            if self._interrupt == "preempt":
+                self.stats.preempted += 1
+                return "preempted", self._played_seconds
+            self.stats.stopped += 1
+            return "stopped", self._played_seconds
+        err = task.exception()
+        if err is None:
+            seconds = task.result()
+            self.stats.played += 1
+            self.stats.audio_seconds += seconds
+            return "played", seconds
+        if isinstance(err, SynthError):
+            self.stats.tts_errors += 1
+            self.last_error = str(err)
+            return "error", 0.0
+        self.stats.failed += 1
+        _LOGGER.error("Playback failed", exc_info=err)
+        return "failed", 0.0
+
+    async def _play(self, utterance: Utterance) -> float:
+        """Synthesize and play one utterance; return the seconds of audio played."""
+        audio_format: AudioFormat | None = None
+        written = 0
+        self._played_seconds = 0.0
+        stream = self.synth.synthesize(utterance.iter_parts(self.chunk_timeout), utterance.language)
+        try:
+            async with contextlib.aclosing(stream):
+                async for item in stream:
+                    if isinstance(item, AudioFormat):
+                        audio_format = item
+                        await self.sink.open(utterance.id, item)
+                        self.stats.last_first_audio_ms = round(
+                            (time.monotonic() - utterance.received_monotonic) * 1000, 1
+                        )
+                        continue
+                    assert audio_format is not None
+                    await self.sink.write(scale_volume(item, audio_format.width, self.volume))
+                    written += len(item)
+                    self._played_seconds = written / audio_format.bytes_per_second
+            await self.sink.close()
+        except BaseException:
+            self.sink.abort()
+            raise
+        if audio_format is None:
+            return 0.0
+        return written / audio_format.bytes_per_second
+
+    def snapshot(self) -> dict[str, Any]:
+        """State for /api/status."""
+        return {
+            "status": self.status,
+            "current_text": self.current_text,
+            "current_id": self.current.id if self.current else None,
+            "queue_size": len(self.queue),
+            "volume": self.volume,
+            "last_error": self.last_error,
+            "tts_uri": self.synth.uri,
+            "tts_streaming": self.synth.streaming,
+            "uptime": round(time.time() - self.started, 1),
+        }

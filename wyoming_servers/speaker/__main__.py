@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--mqtt-client-id",
         default=_env("MQTT_CLIENT_ID"),
-        help="Client id of the persistent session (default: moxie-speaker-<base topic>)",
+        help="Client id of the persistent session (default: moxie-speaker-<device id>)",
     )
     add("--base-topic", default=_env("BASE_TOPIC", DEFAULT_BASE_TOPIC), help="Base topic")
     add(

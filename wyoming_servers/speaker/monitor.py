@@ -72,6 +72,7 @@ async def health(request: web.Request) -> web.Response:
         {
             "status": "ok",
             "mqtt_connected": _mqtt_connected(request),
+            "mqtt_connections": getattr(request.app.get(MQTT_STATE_KEY), "connections", 0),
             "speaker_status": speaker.status,
             "last_error": speaker.last_error,
         }

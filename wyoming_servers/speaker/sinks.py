@@ -58,12 +58,14 @@ class Sink(ABC):
         await self._open(utterance_id, audio_format)
 
     async def write(self, audio: bytes) -> None:
-        """Play a block of PCM."""
-        assert self._format is not None
+        """Play a block of PCM (nothing, once the utterance was aborted)."""
+        audio_format = self._format
+        if audio_format is None:
+            return
         await self._write(audio)
         self._written += len(audio)
         if self.paced:
-            ahead = self._started + self._written / self._format.bytes_per_second - time.monotonic()
+            ahead = self._started + self._written / audio_format.bytes_per_second - time.monotonic()
             if ahead > PACING_LEAD:
                 await asyncio.sleep(ahead - PACING_LEAD)
 

@@ -1,0 +1,148 @@
+"""Faults: broker restart, TTS server down and back, bad payloads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.broker import Mosquitto
+from tests.speaker.conftest import SpeakerFactory
+from tests.speaker.peers import (
+    MqttPeer,
+    PiperServer,
+    direct_synthesize,
+    get_json,
+    history,
+    wait_connected,
+    wait_history,
+    wait_until,
+    wav_pcm,
+)
+
+TEXT = "moxie/tts/text"
+
+
+def _speech(text: str, message_id: str, **extra: object) -> str:
+    return json.dumps({"text": text, "id": message_id, **extra})
+
+
+async def test_broker_restart_mid_queue_loses_nothing(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """Nothing accepted is lost and nothing plays twice across a broker restart.
+
+    Queued utterances stay queued; messages sent while the speaker is disconnected reach it
+    through its persistent session.
+    """
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    before = [f"before-{i}" for i in range(4)]
+    after = [f"after-{i}" for i in range(4)]
+    async with MqttPeer(mosquitto) as peer:
+        for message_id in before:
+            await peer.publish(
+                TEXT, _speech(f"Mensaje {message_id} antes del reinicio.", message_id)
+            )
+        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "speaking")
+    mosquitto.restart()
+    async with MqttPeer(mosquitto) as peer:
+        # Published right after the restart: usually before the speaker is back (backoff).
+        for message_id in after:
+            await peer.publish(TEXT, _speech(f"Mensaje {message_id} tras el reinicio.", message_id))
+        entries = await wait_history(speaker, lambda h: len(h) >= len(before) + len(after))
+    assert [e["id"] for e in entries] == before + after
+    assert {e["outcome"] for e in entries} == {"played"}
+    assert len(speaker.wavs()) == len(before) + len(after)
+    health = await get_json(f"{speaker.url}/health")
+    assert health["mqtt_connected"]
+    assert health["mqtt_connections"] >= 2
+
+
+async def test_tts_server_killed_and_restarted(
+    mosquitto: Mosquitto, own_piper: PiperServer, start_speaker: SpeakerFactory
+) -> None:
+    """With the TTS server down the status is `error` and the message is kept, then played."""
+    speaker = start_speaker(["--no-pacing"], tts_uri=own_piper.uri)
+    await wait_connected(speaker)
+    own_piper.stop()
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech("¿Me oyes ahora?", "retry-1"))
+        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "error")
+        status = await get_json(f"{speaker.url}/api/status")
+        assert status["status"] == "error"
+        assert own_piper.uri in status["last_error"]
+        assert status["queue_size"] == 1
+        own_piper.start()
+        entries = await wait_history(speaker, lambda h: len(h) == 1)
+        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "idle")
+    assert entries[0]["id"] == "retry-1"
+    assert entries[0]["outcome"] == "played"
+    (wav,) = speaker.wavs()
+    assert wav_pcm(wav) == await direct_synthesize(own_piper.uri, "¿Me oyes ahora?")
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert stats["tts_errors"] >= 1
+    assert "retrying" in speaker.log.read_text()
+
+
+BAD_PAYLOADS = {
+    "malformed_json": b'{"text": "sin cerrar"',
+    "not_utf8": b"Hola \xff\xfe Moxie",
+    "too_large": b"a" * (64 * 1024 + 1),
+    "wrong_type": b'{"text": 42, "id": "x"}',
+    "empty": b"   ",
+}
+WRONG_TYPES = [
+    b'{"text": "hola", "priority": "urgent"}',
+    b'{"text": "hola", "chunk": "1"}',
+    b'{"text": "hola", "id": "c", "chunk": 3, "total_chunks": 2}',
+    b'{"text": "hola", "chunk": 1, "total_chunks": 2}',
+    b'{"text": "hola", "source": 7}',
+    b'{"text": ["hola"]}',
+]
+
+
+async def test_bad_payloads_rejected_and_counted(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """Each kind of bad payload is rejected, counted and logged; the service keeps playing."""
+    speaker = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        for payload in [*BAD_PAYLOADS.values(), *WRONG_TYPES]:
+            await peer.publish(TEXT, payload)
+        await peer.publish(TEXT, _speech("Sigo aquí.", "alive"))
+        await wait_history(speaker, lambda h: len(h) == 1)
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert stats["rejected"] == {
+        "malformed_json": 1,
+        "not_utf8": 1,
+        "too_large": 1,
+        "wrong_type": 1 + len(WRONG_TYPES),
+        "empty": 1,
+    }
+    assert stats["rejected_total"] == len(BAD_PAYLOADS) + len(WRONG_TYPES)
+    assert [e["id"] for e in await history(speaker)] == ["alive"]
+    assert len(speaker.wavs()) == 1
+    log = speaker.log.read_text()
+    for kind in BAD_PAYLOADS:
+        assert f"Rejected speech payload ({kind})" in log
+
+
+@pytest.mark.parametrize("payload", [b"", b"stop", b'{"reason": "button"}', b"\xff"])
+async def test_any_stop_payload_stops(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory, payload: bytes
+) -> None:
+    """Empty, text, JSON or even undecodable stop payloads all interrupt."""
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech("Una frase. " * 30, "long"))
+        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "speaking")
+        await peer.publish("moxie/tts/stop", payload)
+        entries = await wait_history(speaker, lambda h: len(h) == 1)
+    assert entries[0]["outcome"] == "stopped"
+    stats = await wait_until(
+        lambda: get_json(f"{speaker.url}/api/stats"), lambda s: s["stop_requests"] == 1
+    )
+    assert stats["stopped"] == 1

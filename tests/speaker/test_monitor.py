@@ -1,0 +1,148 @@
+"""What Home Assistant and a browser see of the speaker: discovery, status, monitor endpoints."""
+
+from __future__ import annotations
+
+from array import array
+import json
+
+import aiohttp
+
+from tests.broker import Mosquitto
+from tests.speaker.conftest import SpeakerFactory
+from tests.speaker.peers import (
+    MqttPeer,
+    PiperServer,
+    direct_synthesize,
+    get_json,
+    wait_connected,
+    wait_history,
+    wav_pcm,
+)
+
+DISCOVERY = "homeassistant/device/moxie_moxie_speaker/config"
+
+
+async def test_discovery_availability_and_volume(
+    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+) -> None:
+    """Discovery on the shared Moxie device; HA's birth re-publishes it; volume; last will."""
+    async with MqttPeer(mosquitto, ["moxie/#", "homeassistant/device/#"]) as peer:
+        speaker = start_speaker(["--no-pacing"])
+        await wait_connected(speaker)
+        config = json.loads(await peer.wait_for(DISCOVERY, lambda _: True))
+        assert config["dev"] == {"ids": ["moxie_moxie"], "name": "Moxie"}
+        assert config["o"]["name"] == "moxie-speaker"
+        assert config["availability_topic"] == "moxie/speaker/availability"
+        components = config["cmps"]
+        assert {c["p"] for c in components.values()} == {
+            "binary_sensor",
+            "sensor",
+            "button",
+            "number",
+        }
+        for component in components.values():
+            assert component["unique_id"].startswith("moxie_moxie_speaker_")
+            assert "object_id" not in component
+            assert component["default_entity_id"].startswith(
+                f"{component['p']}.moxie_moxie_speaker_"
+            )
+        assert components["stop"]["command_topic"] == "moxie/tts/stop"
+        assert components["volume"]["command_topic"] == "moxie/speaker/volume/set"
+        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"online")
+        status = json.loads(await peer.wait_for("moxie/tts/status", lambda _: True))
+        assert set(status) == {"status", "current_text", "queue_size", "timestamp"}
+        assert status["status"] == "idle"
+
+        count = len(peer.on(DISCOVERY))
+        await peer.publish("homeassistant/status", "online")
+        await peer.wait_for(DISCOVERY, lambda _: len(peer.on(DISCOVERY)) > count)
+
+        await peer.publish("moxie/speaker/volume/set", "50")
+        await peer.wait_for("moxie/speaker/volume", lambda p: p == b"50")
+        await peer.publish("moxie/tts/text", json.dumps({"text": "Más bajito.", "id": "soft"}))
+        await wait_history(speaker, lambda h: len(h) == 1)
+
+        def statuses() -> list[str]:
+            return [json.loads(p)["status"] for p in peer.on("moxie/tts/status")]
+
+        # The status went speaking, then back to idle.
+        await peer.wait_for("moxie/tts/status", lambda _: statuses()[-2:] == ["speaking", "idle"])
+
+        speaker.stop()
+        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"offline")
+
+    (wav,) = speaker.wavs()
+    loud = array("h", await direct_synthesize(piper.uri, "Más bajito."))
+    soft = array("h", wav_pcm(wav))
+    assert len(soft) == len(loud)
+    assert max(abs(s) for s in soft) <= max(abs(s) for s in loud) // 2 + 1
+    assert max(abs(s) for s in soft) > 0
+
+
+async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFactory) -> None:
+    """The page, JSON API, health, Prometheus metrics and the page's stop button."""
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish("moxie/tts/text", "Primera cosa.")
+        await peer.publish("moxie/tts/text", json.dumps({"text": "Larga. " * 40, "id": "long"}))
+        await peer.publish(
+            "moxie/tts/text", json.dumps({"text": "Espera.", "id": "w", "source": "t"})
+        )
+        await peer.publish("moxie/tts/text", b"{oops")
+        await peer.wait_for(
+            "moxie/tts/status", lambda p: json.loads(p)["current_text"] == "Larga. " * 40
+        )
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{speaker.url}/") as response:
+            assert response.status == 200
+            assert response.content_type == "text/html"
+            page = await response.text()
+            assert "Moxie speaker" in page
+            assert "api/stop" in page
+
+        status = await get_json(f"{speaker.url}/api/status")
+        assert status["status"] == "speaking"
+        assert status["current_id"] == "long"
+        assert status["queue_size"] == 1
+
+        queue = await get_json(f"{speaker.url}/api/queue")
+        assert queue["now"] == "Larga. " * 40
+        assert [(u["id"], u["priority"], u["source"]) for u in queue["queue"]] == [
+            ("w", "normal", "t")
+        ]
+        assert queue["history"][0]["outcome"] == "played"
+        assert queue["history"][0]["text"] == "Primera cosa."
+
+        stats = await get_json(f"{speaker.url}/api/stats")
+        assert stats["messages"] == 4
+        assert stats["rejected"] == {"malformed_json": 1}
+
+        health = await get_json(f"{speaker.url}/health")
+        assert health["status"] == "ok"
+
+        async with session.get(f"{speaker.url}/metrics") as response:
+            assert response.status == 200
+            assert response.content_type == "text/plain"
+            metrics = await response.text()
+        samples = {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line and not line.startswith("#")
+        }
+        assert samples["moxie_speaker_messages_total"] == 4
+        assert samples['moxie_speaker_rejected_total{kind="malformed_json"}'] == 1
+        assert samples["moxie_speaker_speaking"] == 1
+        assert samples["moxie_speaker_queue_size"] == 1
+        assert samples['moxie_speaker_utterances_finished_total{outcome="played"}'] == 1
+        for line in metrics.splitlines():
+            if line.startswith("# TYPE"):
+                assert line.split()[3] in {"counter", "gauge"}
+
+        async with session.post(f"{speaker.url}/api/stop?clear_queue=1") as response:
+            assert response.status == 200
+        entries = await wait_history(speaker, lambda h: len(h) == 2)
+        assert entries[-1]["outcome"] == "stopped"
+        status = await get_json(f"{speaker.url}/api/status")
+        assert status["queue_size"] == 0

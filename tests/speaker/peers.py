@@ -134,6 +134,12 @@ class SpeakerProcess:
         _terminate(self._proc)
         self._proc = None
 
+    @property
+    def pid(self) -> int:
+        """Process id of the running speaker."""
+        assert self._proc is not None
+        return self._proc.pid
+
     def wavs(self) -> list[Path]:
         """Utterance files in play order."""
         return sorted(self.wav_dir.glob("*.wav")) if self.wav_dir.exists() else []

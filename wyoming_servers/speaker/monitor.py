@@ -55,7 +55,11 @@ async def api_queue(request: web.Request) -> web.Response:
 
 async def api_stats(request: web.Request) -> web.Response:
     """Report counters: received, played, duplicates, rejected payloads by kind, errors."""
-    return web.json_response(_speaker(request).stats.as_dict())
+    speaker = _speaker(request)
+    data = speaker.stats.as_dict()
+    data["queue_size"] = len(speaker.queue)
+    data["playing"] = int(speaker.current is not None)
+    return web.json_response(data)
 
 
 async def api_stop(request: web.Request) -> web.Response:

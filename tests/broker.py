@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 import shutil
 import socket
@@ -38,6 +39,10 @@ class Mosquitto:
             "log_type all",
             "max_queued_messages 100000",
         ]
+        if os.geteuid() == 0:
+            # As root, mosquitto would drop to its own user, which cannot write in pytest's
+            # private temporary folders.
+            lines.append("user root")
         if persistence:
             lines += ["persistence true", f"persistence_location {workdir}/"]
         self.conf_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -54,7 +59,10 @@ class Mosquitto:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {self.log_tail()}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((self.host, self.port), 0.2),
+            ):
                 return
             time.sleep(0.02)
         raise RuntimeError(f"mosquitto did not start on port {self.port}: {self.log_tail()}")

@@ -13,14 +13,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import custom_components  # noqa: E402
-
 from tests.broker import Mosquitto  # noqa: E402
 
 assert Path(custom_components.__file__).parent == ROOT / "custom_components"
 
 
 @pytest.fixture
-def mosquitto(socket_enabled: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+def mosquitto(
+    socket_enabled: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mosquitto]:
     """A real mosquitto broker on an ephemeral loopback port, stopped after the test."""
     broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
     broker.start()

@@ -1,0 +1,109 @@
+"""Config flow for Moxie: name, MQTT base topic and language; reconfigure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.const import CONF_NAME
+from homeassistant.helpers.selector import (
+    LanguageSelector,
+    LanguageSelectorConfig,
+    TextSelector,
+)
+import probatio as vol
+
+from .const import (
+    CONF_BASE_TOPIC,
+    CONF_LANGUAGE,
+    DEFAULT_BASE_TOPIC,
+    DEFAULT_LANGUAGE,
+    DEFAULT_NAME,
+    DOMAIN,
+    LANGUAGES,
+)
+
+
+def _schema(defaults: dict[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, DEFAULT_NAME)): TextSelector(),
+            vol.Required(
+                CONF_BASE_TOPIC, default=defaults.get(CONF_BASE_TOPIC, DEFAULT_BASE_TOPIC)
+            ): TextSelector(),
+            vol.Required(
+                CONF_LANGUAGE, default=defaults.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
+            ): LanguageSelector(LanguageSelectorConfig(languages=LANGUAGES)),
+        }
+    )
+
+
+def _normalize(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Clean the form's values; return them with the form's errors."""
+    errors: dict[str, str] = {}
+    data = dict(user_input)
+    data[CONF_NAME] = str(data[CONF_NAME]).strip()
+    data[CONF_BASE_TOPIC] = str(data[CONF_BASE_TOPIC]).strip().strip("/")
+    if not data[CONF_NAME]:
+        errors[CONF_NAME] = "invalid_name"
+    topic = data[CONF_BASE_TOPIC]
+    try:
+        mqtt.valid_publish_topic(f"{topic}/tts/text")
+    except vol.Invalid:
+        errors[CONF_BASE_TOPIC] = "invalid_topic"
+    else:
+        if not topic or any(char in topic for char in "+#"):
+            errors[CONF_BASE_TOPIC] = "invalid_topic"
+    return data, errors
+
+
+class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a Moxie: one entry per MQTT base topic."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    async def _async_mqtt_problem(self) -> str | None:
+        """Return an abort reason when Home Assistant's MQTT integration is not usable."""
+        if not self.hass.config_entries.async_entries(mqtt.DOMAIN):
+            return "mqtt_not_configured"
+        if not await mqtt.async_wait_for_mqtt_client(self.hass):
+            return "mqtt_not_connected"
+        return None
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for Moxie's name, base topic and language."""
+        if problem := await self._async_mqtt_problem():
+            return self.async_abort(reason=problem)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = _normalize(user_input)
+            if not errors:
+                await self.async_set_unique_id(data[CONF_BASE_TOPIC])
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(title=data[CONF_NAME], data=data)
+        return self.async_show_form(
+            step_id="user", data_schema=_schema(user_input or {}), errors=errors
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change name, base topic or language of an existing Moxie."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data, errors = _normalize(user_input)
+            if not errors:
+                await self.async_set_unique_id(data[CONF_BASE_TOPIC])
+                if data[CONF_BASE_TOPIC] != entry.unique_id:
+                    self._abort_if_unique_id_configured()
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data_updates=data
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_schema(user_input or dict(entry.data)),
+            errors=errors,
+        )

@@ -1,0 +1,167 @@
+"""Run a development Home Assistant with the Moxie integration and an embedded MQTT broker.
+
+The first run writes `.dev/config` (configuration.yaml, the integration linked in, and config
+entries for MQTT and Moxie), so the Moxie device, its entities and `moxie.say` work at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+import uuid
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGURATION = """\
+homeassistant:
+  name: Moxie
+  language: es
+  country: ES
+  time_zone: Europe/Madrid
+  unit_system: metric
+
+frontend:
+config:
+api:
+diagnostics:
+logger:
+  default: info
+  logs:
+    custom_components.moxie: debug
+"""
+
+
+def config_entry(
+    domain: str, title: str, data: dict[str, Any], unique_id: str | None
+) -> dict[str, Any]:
+    """Return a config entry as Home Assistant stores it."""
+    now = "2026-01-01T00:00:00+00:00"
+    return {
+        "created_at": now,
+        "data": data,
+        "disabled_by": None,
+        "discovery_keys": {},
+        "domain": domain,
+        "entry_id": uuid.uuid4().hex[:26].upper(),
+        "minor_version": 1,
+        "modified_at": now,
+        "options": {},
+        "pref_disable_new_entities": False,
+        "pref_disable_polling": False,
+        "source": "user",
+        "subentries": [],
+        "title": title,
+        "unique_id": unique_id,
+        "version": 1,
+    }
+
+
+def prepare_config(config_dir: Path, mqtt_port: int) -> None:
+    """Write configuration.yaml, link the integration and seed MQTT + Moxie entries once."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    yaml_path = config_dir / "configuration.yaml"
+    if not yaml_path.exists():
+        yaml_path.write_text(CONFIGURATION, encoding="utf-8")
+    custom = config_dir / "custom_components"
+    custom.mkdir(exist_ok=True)
+    link = custom / "moxie"
+    if not link.exists():
+        link.symlink_to(ROOT / "custom_components" / "moxie")
+    storage = config_dir / ".storage"
+    entries_path = storage / "core.config_entries"
+    if entries_path.exists():
+        return
+    storage.mkdir(exist_ok=True)
+    entries = [
+        config_entry("mqtt", "Embedded broker", {"broker": "127.0.0.1", "port": mqtt_port}, None),
+        config_entry(
+            "moxie", "Moxie", {"name": "Moxie", "base_topic": "moxie", "language": "es"}, "moxie"
+        ),
+    ]
+    entries_path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "minor_version": 5,
+                "key": "core.config_entries",
+                "data": {"entries": entries},
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+
+
+def start_broker(kind: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """Start the embedded broker (amqtt by default, mosquitto on request) on 127.0.0.1."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if kind == "mosquitto":
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        conf = workdir / "mosquitto.conf"
+        lines = [f"listener {port} 127.0.0.1", "allow_anonymous true"]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        command = [binary, "-c", str(conf)]
+    else:
+        conf = workdir / "amqtt.yaml"
+        conf.write_text(
+            "listeners:\n  default:\n    type: tcp\n"
+            f"    bind: 127.0.0.1:{port}\n"
+            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+            "    allow_anonymous: true\n",
+            encoding="utf-8",
+        )
+        command = [str(Path(sys.executable).parent / "amqtt"), "-c", str(conf)]
+    process = subprocess.Popen(command)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"The {kind} broker exited (is port {port} in use?)")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            print(f"MQTT broker ({kind}) listening on 127.0.0.1:{port}")
+            return process
+        time.sleep(0.1)
+    process.terminate()
+    raise SystemExit(f"The {kind} broker did not start on port {port}")
+
+
+def main() -> None:
+    """Start the broker, then Home Assistant; stop both on Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", type=Path, default=ROOT / ".dev" / "config")
+    parser.add_argument("--broker", choices=["amqtt", "mosquitto"], default="amqtt")
+    parser.add_argument(
+        "--mqtt-port", type=int, default=int(os.environ.get("MOXIE_DEV_MQTT_PORT", "1883"))
+    )
+    parser.add_argument("--fresh", action="store_true", help="delete .dev/config first")
+    args = parser.parse_args()
+    if args.fresh and args.config.exists():
+        shutil.rmtree(args.config)
+    prepare_config(args.config, args.mqtt_port)
+    broker = start_broker(args.broker, args.mqtt_port, args.config.parent / "broker")
+    hass = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hass"), "--config", str(args.config), "--skip-pip"]
+    )
+    print("Home Assistant is starting: http://localhost:8123 (Ctrl-C to stop)")
+    try:
+        sys.exit(hass.wait())
+    except KeyboardInterrupt:
+        hass.send_signal(signal.SIGINT)
+        hass.wait()
+    finally:
+        broker.terminate()
+        broker.wait()
+
+
+if __name__ == "__main__":
+    main()

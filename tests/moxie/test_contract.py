@@ -1,0 +1,68 @@
+"""MQTT.md, the public contract, stays true to the code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+
+from custom_components.moxie.const import CHUNK_MAX_CHARS, PAYLOAD_MAX_BYTES, SAY_MAX_CHARS
+from custom_components.moxie.discovery import discovery_payload
+from custom_components.moxie.speech import build_chunks, parse_payload
+from custom_components.moxie.topics import MoxieTopics, device_id
+
+DOC = (Path(__file__).parents[2] / "custom_components" / "moxie" / "MQTT.md").read_text()
+
+
+def _table(heading: str) -> list[list[str]]:
+    section = DOC.split(heading, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows[1:]]
+
+
+def test_every_integration_topic_is_documented() -> None:
+    documented = {row[0].strip("`") for row in _table("## Topics")}
+    topics = MoxieTopics("<base>")
+    for name in (
+        "tts_text",
+        "tts_stop",
+        "tts_status",
+        "puppet_set",
+        "speech",
+        "status",
+        "availability",
+    ):
+        assert getattr(topics, name) in documented, name
+    assert "homeassistant/device/<device_id>/config" in documented
+
+
+def test_speech_json_fields_match_what_is_published() -> None:
+    documented = [row[0].strip("`") for row in _table("## Speech JSON")]
+    [chunk] = build_chunks("Hola", source="action")
+    assert list(json.loads(chunk.as_payload())) == documented
+
+
+def test_limits_in_the_doc_are_the_code_limits() -> None:
+    assert f"at most {CHUNK_MAX_CHARS} characters" in DOC
+    assert f"over {PAYLOAD_MAX_BYTES} bytes" in DOC
+    assert f"over {SAY_MAX_CHARS}" in DOC
+
+
+def test_device_id_rule() -> None:
+    assert device_id("moxie") == "moxie_moxie"
+    assert device_id("Casa/Moxie 2") == "moxie_casa_moxie_2"
+    assert discovery_payload(MoxieTopics("Casa/Moxie 2"), "M", "es")["dev"]["ids"] == [
+        "moxie_casa_moxie_2"
+    ]
+
+
+def test_rejection_reasons_are_documented() -> None:
+    reasons = set()
+    for payload in (b"{x", b'{"text": 1}', b"\xff", b" ", b"a" * (PAYLOAD_MAX_BYTES + 1)):
+        try:
+            parse_payload(payload)
+        except ValueError as err:
+            reasons.add(err.reason)  # type: ignore[attr-defined]
+    assert reasons == {"invalid_json", "invalid_field", "not_utf8", "empty", "too_large"}
+    for reason in reasons | {"too_long", "incomplete"}:
+        assert f"`{reason}`" in DOC

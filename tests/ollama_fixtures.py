@@ -1,12 +1,44 @@
-"""Pytest fixtures for Moxie's brain: the loopback Ollama and a Moxie entry connected to it."""
+"""Pytest fixtures for Moxie's brain: the loopback Ollama and a Moxie entry connected to it.
+
+Import them into a conftest with `from tests.ollama_fixtures import *  # noqa: F403`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from tests.broker import Mosquitto
 from tests.ollama_server import OllamaServer
+
+__all__ = ["AGENT_OPTIONS", "moxie_brain", "ollama_server", "wait_broker_subscribed"]
+
+AGENT_OPTIONS: dict[str, Any] = {
+    CONF_MODEL: "qwen3:4b",
+    CONF_PROMPT: "Eres Moxie.",
+    CONF_LLM_HASS_API: ["assist"],
+    "max_history": 20,
+    "keep_alive": -1,
+    "num_ctx": 8192,
+    "think": False,
+    "takeover_minutes": 10,
+}
+
+
+async def wait_broker_subscribed(broker: Mosquitto, topic: str, timeout: float = 10.0) -> None:
+    """Wait until the broker's log shows a client subscribed to topic."""
+    needle = f"\t{topic} (QoS"
+    async with asyncio.timeout(timeout):
+        while needle not in broker.log_path.read_text(errors="replace"):
+            await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -16,3 +48,45 @@ async def ollama_server(socket_enabled: None) -> AsyncIterator[OllamaServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def agent_options() -> dict[str, Any]:
+    """The options of the agent subentry of `moxie_brain` (override to change them)."""
+    return dict(AGENT_OPTIONS)
+
+
+@pytest.fixture
+async def moxie_brain(
+    hass: HomeAssistant,
+    ollama_server: OllamaServer,
+    agent_options: dict[str, Any],
+    *,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+    mosquitto: Mosquitto,
+) -> MockConfigEntry:
+    """A loaded Spanish Moxie whose brain is the loopback Ollama, with one agent `Moxie`.
+
+    The agent is `conversation.moxie`, its takeover switch `switch.moxie_puppet_takeover`.
+    """
+    assert await async_setup_component(hass, "homeassistant", {})
+    entry = MockConfigEntry(
+        domain="moxie",
+        title="Moxie",
+        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama_server.url},
+        unique_id="moxie",
+        version=1,
+        subentries_data=[
+            ConfigSubentryData(
+                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    await wait_broker_subscribed(mosquitto, "moxie/tts/text")
+    await wait_broker_subscribed(mosquitto, "moxie/puppet/set")
+    return entry

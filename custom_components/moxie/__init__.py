@@ -11,16 +11,18 @@ from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .brain import async_remove_issues, async_start_brain
 from .const import CONF_BASE_TOPIC, CONF_LANGUAGE, DEFAULT_LANGUAGE, DEFAULT_NAME, DOMAIN
 from .discovery import MoxieDiscovery
 from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
 from .services import async_setup_services
+from .takeover import async_setup_takeovers
 from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.CONVERSATION, Platform.SWITCH]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -49,7 +51,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
             translation_domain=DOMAIN,
             translation_key="mqtt_unavailable",
         ) from err
-    entry.runtime_data = MoxieData(mirror=mirror, discovery=discovery)
+    entry.runtime_data = MoxieData(
+        mirror=mirror,
+        discovery=discovery,
+        brain=await async_start_brain(hass, entry),
+        takeovers=async_setup_takeovers(hass, entry, mirror),
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
@@ -66,6 +73,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> bo
     data = entry.runtime_data
     data.mirror.async_stop()
     data.discovery.async_stop()
+    if data.brain is not None:
+        await data.brain.async_close()
     try:
         await data.discovery.async_offline()
     except HomeAssistantError as err:
@@ -75,6 +84,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> bo
 
 async def async_remove_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> None:
     """Remove the Moxie device from MQTT discovery and clear its retained topics."""
+    async_remove_issues(hass, entry.entry_id)
     topics = MoxieTopics(entry.data[CONF_BASE_TOPIC])
     discovery = MoxieDiscovery(hass, topics, entry.title, DEFAULT_LANGUAGE)
     try:

@@ -1,27 +1,51 @@
-"""Config flow for Moxie: name, MQTT base topic and language; reconfigure."""
+"""Config flow for Moxie: name, MQTT base topic and language, then Ollama; reconfigure."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.components import mqtt
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
-from homeassistant.const import CONF_NAME
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+)
+from homeassistant.const import CONF_API_KEY, CONF_NAME, CONF_URL
+from homeassistant.core import callback
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.selector import (
     LanguageSelector,
     LanguageSelectorConfig,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 import probatio as vol
 
+from .agent_flow import AgentSubentryFlow, agent_defaults
+from .brain import BrainError, async_validate
 from .const import (
     CONF_BASE_TOPIC,
     CONF_LANGUAGE,
+    DEFAULT_AGENT_NAME,
     DEFAULT_BASE_TOPIC,
     DEFAULT_LANGUAGE,
+    DEFAULT_MODEL,
     DEFAULT_NAME,
+    DEFAULT_URL,
     DOMAIN,
     LANGUAGES,
+    SUBENTRY_AGENT,
+)
+
+BRAIN_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
+        vol.Optional(CONF_API_KEY): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+    }
 )
 
 
@@ -64,6 +88,18 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
     MINOR_VERSION = 1
 
+    def __init__(self) -> None:
+        """Start with nothing entered."""
+        self._data: dict[str, Any] = {}
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Moxie's conversation agents are subentries."""
+        return {SUBENTRY_AGENT: AgentSubentryFlow}
+
     async def _async_mqtt_problem(self) -> str | None:
         """Return an abort reason when Home Assistant's MQTT integration is not usable."""
         if not self.hass.config_entries.async_entries(mqtt.DOMAIN):
@@ -82,9 +118,56 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 await self.async_set_unique_id(data[CONF_BASE_TOPIC])
                 self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=data[CONF_NAME], data=data)
+                self._data = data
+                return await self.async_step_brain()
         return self.async_show_form(
             step_id="user", data_schema=_schema(user_input or {}), errors=errors
+        )
+
+    async def async_step_brain(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Connect Moxie's brain: the Ollama URL (and API key), checked before saving.
+
+        An empty URL creates a Moxie without a brain (speech mirror only). With a URL, the first
+        agent is created with Moxie's persona and an installed model.
+        """
+        errors: dict[str, str] = {}
+        if user_input is None:
+            user_input = {CONF_URL: DEFAULT_URL}
+        else:
+            url = str(user_input.get(CONF_URL) or "").strip()
+            api_key = str(user_input.get(CONF_API_KEY) or "").strip()
+            if not url:
+                return self.async_create_entry(title=self._data[CONF_NAME], data=self._data)
+            try:
+                url = cv.url(url)
+            except vol.Invalid:
+                errors["base"] = "invalid_url"
+            else:
+                try:
+                    models = await async_validate(url, api_key or None)
+                except BrainError as err:
+                    errors["base"] = str(err.problem)
+                else:
+                    data = {**self._data, CONF_URL: url} | (
+                        {CONF_API_KEY: api_key} if api_key else {}
+                    )
+                    model = DEFAULT_MODEL if DEFAULT_MODEL in models or not models else models[0]
+                    return self.async_create_entry(
+                        title=data[CONF_NAME],
+                        data=data,
+                        subentries=[
+                            {
+                                "subentry_type": SUBENTRY_AGENT,
+                                "title": DEFAULT_AGENT_NAME,
+                                "data": agent_defaults(self.hass, data[CONF_LANGUAGE], model),
+                                "unique_id": None,
+                            }
+                        ],
+                    )
+        return self.async_show_form(
+            step_id="brain",
+            data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
+            errors=errors,
         )
 
     async def async_step_reconfigure(

@@ -32,3 +32,26 @@ SOURCE_EXTERNAL: Final = "external"
 
 SERVICE_SAY: Final = "say"
 SERVICE_STOP: Final = "stop"
+
+# Moxie's brain: the Ollama conversation agent (config entry data and agent subentry options).
+SUBENTRY_AGENT: Final = "conversation"
+DEFAULT_URL: Final = "http://localhost:11434"
+DEFAULT_MODEL: Final = "qwen3:4b-instruct"
+DEFAULT_AGENT_NAME: Final = "Moxie"
+CONF_KEEP_ALIVE: Final = "keep_alive"
+DEFAULT_KEEP_ALIVE: Final = -1  # seconds; -1 keeps the model loaded, 0 unloads it at once
+CONF_NUM_CTX: Final = "num_ctx"
+DEFAULT_NUM_CTX: Final = 8192
+MIN_NUM_CTX: Final = 2048
+CONF_MAX_HISTORY: Final = "max_history"
+DEFAULT_MAX_HISTORY: Final = 20  # previous messages sent with each question; 0 sends all
+CONF_THINK: Final = "think"
+DEFAULT_THINK: Final = False
+CONF_TAKEOVER_MINUTES: Final = "takeover_minutes"
+DEFAULT_TAKEOVER_MINUTES: Final = 10
+# Seconds to wait for Ollama when checking the connection.
+CONNECT_TIMEOUT: Final = 10.0
+# Seconds between connection checks while Ollama is unreachable.
+RECHECK_INTERVAL: Final = 30.0
+# Max rounds of model -> tools -> model in one answer.
+MAX_TOOL_ITERATIONS: Final = 10

@@ -9,6 +9,7 @@ from homeassistant.components import mqtt
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
 
+from .brain import brain_diagnostics
 from .models import MoxieConfigEntry
 
 TO_REDACT = {"api_key", "password", "username"}
@@ -41,4 +42,5 @@ async def async_get_config_entry_diagnostics(
             "recent_utterances": list(mirror.recent),
         },
         "discovery": {"published": data.discovery.published, "payload": data.discovery.payload},
+        "brain": brain_diagnostics(entry),
     }

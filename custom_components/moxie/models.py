@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
 if TYPE_CHECKING:
+    from .brain import Brain
     from .discovery import MoxieDiscovery
     from .mirror import SpeechMirror
+    from .takeover import Takeover
 
 
 @dataclass
@@ -18,6 +20,10 @@ class MoxieData:
 
     mirror: SpeechMirror
     discovery: MoxieDiscovery
+    # Moxie's brain (the Ollama client); None for a Moxie without Ollama URL.
+    brain: Brain | None = None
+    # The Puppet takeover of each agent, by agent subentry id.
+    takeovers: dict[str, Takeover] = field(default_factory=dict)
 
 
 type MoxieConfigEntry = ConfigEntry[MoxieData]

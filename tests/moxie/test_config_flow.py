@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homeassistant import config_entries
 from homeassistant.components import mqtt
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
@@ -14,6 +15,13 @@ from custom_components.moxie.const import DOMAIN
 from tests.mqtt_probe import MqttProbe
 
 USER_INPUT = {"name": "Moxie", "base_topic": "moxie", "language": "es"}
+
+
+async def skip_brain(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigFlowResult:
+    """Leave the Ollama URL empty in the brain step (see test_agent_flow.py for the brain)."""
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "brain"
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"url": ""})
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +43,7 @@ async def test_user_flow_creates_entry_and_device(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**USER_INPUT, "base_topic": " moxie/ "}
     )
+    result = await skip_brain(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Moxie"
     assert result["data"] == USER_INPUT
@@ -95,6 +104,7 @@ async def test_user_flow_errors_then_recovers(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {**USER_INPUT, "base_topic": "casa/moxie"}
     )
+    result = await skip_brain(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["base_topic"] == "casa/moxie"
     await hass.config_entries.async_unload(result["result"].entry_id)

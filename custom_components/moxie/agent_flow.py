@@ -1,0 +1,256 @@
+"""The agent subentry flow: model (pulled when missing), persona, Home Assistant control, tuning."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_NAME, CONF_PROMPT
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import llm
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    TemplateSelector,
+    TextSelector,
+)
+import probatio as vol
+
+from .brain import Brain, BrainError, as_brain_error, async_list_models
+from .const import (
+    CONF_KEEP_ALIVE,
+    CONF_LANGUAGE,
+    CONF_MAX_HISTORY,
+    CONF_NUM_CTX,
+    CONF_TAKEOVER_MINUTES,
+    CONF_THINK,
+    DEFAULT_AGENT_NAME,
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_LANGUAGE,
+    DEFAULT_MAX_HISTORY,
+    DEFAULT_MODEL,
+    DEFAULT_NUM_CTX,
+    DEFAULT_TAKEOVER_MINUTES,
+    DEFAULT_THINK,
+    MIN_NUM_CTX,
+)
+from .models import MoxieConfigEntry
+from .persona import persona_prompt
+
+_LOGGER = logging.getLogger(__name__)
+
+# Offered after the installed models: small models that follow a persona and call tools well.
+SUGGESTED_MODELS = [
+    "qwen3:4b-instruct",
+    "qwen3:8b",
+    "llama3.2:3b",
+    "gemma3:4b",
+    "mistral-nemo:latest",
+]
+
+
+def installed(model: str, models: list[str]) -> bool:
+    """Whether model (with or without its `:latest` tag) is installed."""
+    return model in models or (":" not in model and f"{model}:latest" in models)
+
+
+def agent_defaults(hass: HomeAssistant, language: str, model: str) -> dict[str, Any]:
+    """Return the options of a new agent: Moxie's persona, Home Assistant control and defaults."""
+    return {
+        CONF_MODEL: model,
+        CONF_PROMPT: persona_prompt(language),
+        CONF_LLM_HASS_API: [llm.LLM_API_ASSIST]
+        if any(api.id == llm.LLM_API_ASSIST for api in llm.async_get_apis(hass))
+        else [],
+        CONF_MAX_HISTORY: DEFAULT_MAX_HISTORY,
+        CONF_KEEP_ALIVE: DEFAULT_KEEP_ALIVE,
+        CONF_NUM_CTX: DEFAULT_NUM_CTX,
+        CONF_THINK: DEFAULT_THINK,
+        CONF_TAKEOVER_MINUTES: DEFAULT_TAKEOVER_MINUTES,
+    }
+
+
+def _box(minimum: float, maximum: float | None = None) -> NumberSelector:
+    config = NumberSelectorConfig(min=minimum, step=1, mode=NumberSelectorMode.BOX)
+    if maximum is not None:
+        config["max"] = maximum
+    return NumberSelector(config)
+
+
+def agent_schema(
+    hass: HomeAssistant, options: Mapping[str, Any], models: list[str], *, is_new: bool
+) -> vol.Schema:
+    """Return the agent form, with options as suggested values."""
+    model_options = [SelectOptionDict(label=f"{model} ✓", value=model) for model in models] + [
+        SelectOptionDict(label=model, value=model)
+        for model in SUGGESTED_MODELS
+        if not installed(model, models)
+    ]
+    apis = llm.async_get_apis(hass)
+    valid_apis = {api.id for api in apis}
+
+    def suggested(key: str) -> dict[str, Any]:
+        value = options.get(key)
+        if key == CONF_LLM_HASS_API:
+            value = [api for api in value or [] if api in valid_apis]
+        return {"suggested_value": value}
+
+    schema: dict[Any, Any] = {}
+    if is_new:
+        schema[vol.Required(CONF_NAME, default=DEFAULT_AGENT_NAME)] = TextSelector()
+    schema |= {
+        vol.Required(CONF_MODEL, description=suggested(CONF_MODEL)): SelectSelector(
+            SelectSelectorConfig(options=model_options, custom_value=True)
+        ),
+        vol.Optional(CONF_PROMPT, description=suggested(CONF_PROMPT)): TemplateSelector(),
+        vol.Optional(CONF_LLM_HASS_API, description=suggested(CONF_LLM_HASS_API)): SelectSelector(
+            SelectSelectorConfig(
+                options=[SelectOptionDict(label=api.name, value=api.id) for api in apis],
+                multiple=True,
+            )
+        ),
+        vol.Optional(CONF_MAX_HISTORY, description=suggested(CONF_MAX_HISTORY)): _box(0, 1000),
+        vol.Optional(CONF_KEEP_ALIVE, description=suggested(CONF_KEEP_ALIVE)): _box(-1),
+        vol.Optional(CONF_NUM_CTX, description=suggested(CONF_NUM_CTX)): _box(MIN_NUM_CTX),
+        vol.Optional(CONF_THINK, description=suggested(CONF_THINK)): BooleanSelector(),
+        vol.Optional(CONF_TAKEOVER_MINUTES, description=suggested(CONF_TAKEOVER_MINUTES)): _box(
+            1, 1440
+        ),
+    }
+    return vol.Schema(schema)
+
+
+class AgentSubentryFlow(ConfigSubentryFlow):
+    """Add or reconfigure one of Moxie's conversation agents."""
+
+    def __init__(self) -> None:
+        """Start with nothing chosen."""
+        super().__init__()
+        self._title = DEFAULT_AGENT_NAME
+        self._options: dict[str, Any] = {}
+        self._pull_task: asyncio.Task[None] | None = None
+        self._pull_error: BrainError | None = None
+
+    @property
+    def _is_new(self) -> bool:
+        return self.source == "user"
+
+    def _brain(self) -> Brain | None:
+        entry: MoxieConfigEntry = self._get_entry()
+        return entry.runtime_data.brain
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add an agent."""
+        return await self.async_step_set_options(user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change an agent."""
+        return await self.async_step_set_options(user_input)
+
+    async def async_step_set_options(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Choose the model and the agent's options."""
+        entry: MoxieConfigEntry = self._get_entry()
+        if entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="entry_not_loaded")
+        if (brain := self._brain()) is None:
+            return self.async_abort(reason="no_brain")
+        try:
+            models = await async_list_models(brain.client)
+        except BrainError as err:
+            _LOGGER.warning("Cannot list the models of Ollama at %s: %s", brain.url, err)
+            return self.async_abort(reason=str(err.problem))
+
+        if user_input is None:
+            if self._is_new:
+                language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
+                model = next((m for m in models if m == DEFAULT_MODEL), None) or (
+                    models[0] if models else DEFAULT_MODEL
+                )
+                options = agent_defaults(self.hass, language, model)
+            else:
+                options = dict(self._get_reconfigure_subentry().data)
+            return self.async_show_form(
+                step_id="set_options",
+                data_schema=agent_schema(self.hass, options, models, is_new=self._is_new),
+            )
+
+        options = dict(user_input)
+        if self._is_new:
+            self._title = str(options.pop(CONF_NAME)).strip() or DEFAULT_AGENT_NAME
+        options[CONF_MODEL] = str(options[CONF_MODEL]).strip()
+        self._options = options
+        if not installed(options[CONF_MODEL], models):
+            return await self.async_step_download()
+        return self._async_done()
+
+    async def async_step_download(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Pull the missing model, showing its progress."""
+        model = self._options[CONF_MODEL]
+        if self._pull_task is None:
+            self._pull_task = self.hass.async_create_background_task(
+                self._async_pull(model), f"Moxie pulls {model}"
+            )
+        if not self._pull_task.done():
+            return self.async_show_progress(
+                step_id="download",
+                progress_action="download",
+                progress_task=self._pull_task,
+                description_placeholders={"model": model},
+            )
+        if self._pull_error is not None:
+            return self.async_show_progress_done(next_step_id="download_failed")
+        return self.async_show_progress_done(next_step_id="finish")
+
+    async def _async_pull(self, model: str) -> None:
+        """Pull model through Ollama, reporting the share of bytes received."""
+        brain = self._brain()
+        assert brain is not None
+        try:
+            async for progress in await brain.client.pull(model, stream=True):
+                if progress.total and progress.completed is not None:
+                    self.async_update_progress(min(progress.completed / progress.total, 1.0))
+        except Exception as err:  # noqa: BLE001 - any failure ends the pull with a message
+            self._pull_error = as_brain_error(err, model)
+            _LOGGER.warning("Pulling %s failed: %s", model, err)
+        else:
+            await brain.async_check()
+
+    async def async_step_download_failed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Tell that the pull failed."""
+        assert self._pull_error is not None
+        return self.async_abort(
+            reason="download_failed",
+            description_placeholders={
+                "model": self._options[CONF_MODEL],
+                "error": str(self._pull_error),
+            },
+        )
+
+    async def async_step_finish(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Save the agent once its model is there."""
+        return self._async_done()
+
+    def _async_done(self) -> SubentryFlowResult:
+        if self._is_new:
+            return self.async_create_entry(title=self._title, data=self._options)
+        return self.async_update_and_abort(
+            self._get_entry(), self._get_reconfigure_subentry(), data=self._options
+        )

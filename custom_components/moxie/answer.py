@@ -1,0 +1,100 @@
+"""Mirror an answer as Moxie speech while it streams: one utterance per finished sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+
+from .const import SOURCE_ASSISTANT
+from .mirror import SpeechMirror
+
+_LOGGER = logging.getLogger(__name__)
+
+# The end of a sentence (. ! ? … and closing quotes or brackets) followed by white space, or
+# right after a word at the end of what arrived so far (not after a digit: 3.5 may follow), or
+# the end of a line.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'»”)\]]*\s+|(?<=[^\W\d_])[.!?…]+[\"'»”)\]]*$|\n+")
+# Markup a model may write despite the persona, which a voice should not read out.
+_MARKUP = re.compile(r"[*#`~]+|^\s*[-•]\s+", re.MULTILINE)
+# Without punctuation, a long run is cut at a comma, semicolon or colon.
+_CLAUSE = re.compile(r"[,;:]\s+")
+LONG_RUN = 200
+
+
+def speakable(text: str) -> str:
+    """Return text without markup and with white space folded."""
+    return " ".join(_MARKUP.sub(" ", text).split())
+
+
+class AnswerSpeaker:
+    """Feed it content as it streams; it mirrors each finished sentence, in order.
+
+    Publishing runs in the background so the stream is never held up; `async_finish` says the
+    rest and waits until everything is published. The first utterance moves the Status to
+    `speaking`.
+    """
+
+    def __init__(self, hass: HomeAssistant, mirror: SpeechMirror, language: str | None) -> None:
+        """Prepare an empty answer."""
+        self.hass = hass
+        self.mirror = mirror
+        self.language = language
+        self.said: list[str] = []
+        self._buffer = ""
+        self._last: asyncio.Task[None] | None = None
+
+    def feed(self, text: str) -> None:
+        """Add streamed content; mirror the sentences it completes."""
+        self._buffer += text
+        last = None
+        for last in _BOUNDARY.finditer(self._buffer):  # noqa: B007
+            pass
+        if last is None and len(self._buffer) > LONG_RUN:
+            for last in _CLAUSE.finditer(self._buffer):  # noqa: B007
+                pass
+        if last is not None:
+            piece, self._buffer = self._buffer[: last.end()], self._buffer[last.end() :]
+            self._say(piece)
+
+    def say_now(self, text: str) -> None:
+        """Mirror a whole line (an error or takeover line) after what was fed before."""
+        self.flush()
+        self._say(text)
+
+    def flush(self) -> None:
+        """Mirror whatever is left in the buffer."""
+        piece, self._buffer = self._buffer, ""
+        self._say(piece)
+
+    async def async_finish(self) -> None:
+        """Mirror the rest and wait until every utterance is published."""
+        self.flush()
+        if self._last is not None:
+            await self._last
+
+    def _say(self, piece: str) -> None:
+        text = speakable(piece)
+        if not any(char.isalnum() for char in text):
+            return
+        first = not self.said
+        self.said.append(text)
+        previous = self._last
+        self._last = self.hass.async_create_task(
+            self._async_publish(previous, text, first=first), "moxie answer speech"
+        )
+
+    async def _async_publish(
+        self, previous: asyncio.Task[None] | None, text: str, *, first: bool
+    ) -> None:
+        if previous is not None:
+            await previous
+        try:
+            if first:
+                await self.mirror.async_set_status("speaking")
+            await self.mirror.async_say(text, source=SOURCE_ASSISTANT, language=self.language)
+        except HomeAssistantError as err:
+            _LOGGER.warning("Could not mirror Moxie's answer: %s", err)

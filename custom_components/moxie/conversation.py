@@ -1,0 +1,235 @@
+"""Moxie's conversation agent: Ollama with Moxie's persona, streamed, mirrored as Moxie speech."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, override
+
+from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT, MATCH_ALL
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er, intent
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+import httpx
+import ollama
+
+from .answer import AnswerSpeaker
+from .brain import Brain, BrainError, Problem, as_brain_error
+from .chat import format_tool, to_message, transform_stream, trim_history
+from .const import (
+    CONF_KEEP_ALIVE,
+    CONF_MAX_HISTORY,
+    CONF_NUM_CTX,
+    CONF_THINK,
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_HISTORY,
+    DEFAULT_NUM_CTX,
+    DEFAULT_THINK,
+    DOMAIN,
+    MAX_TOOL_ITERATIONS,
+    SUBENTRY_AGENT,
+)
+from .entity import MoxieEntity
+from .models import MoxieConfigEntry
+from .persona import Line, line, persona_prompt
+
+_LOGGER = logging.getLogger(__name__)
+
+_PROBLEM_LINES: dict[Problem, Line] = {
+    Problem.CANNOT_CONNECT: "unreachable",
+    Problem.TIMEOUT: "unreachable",
+    Problem.INVALID_AUTH: "unauthorized",
+    Problem.MODEL_MISSING: "model_missing",
+    Problem.UNKNOWN: "failed",
+}
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MoxieConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add one agent per conversation subentry (a Moxie without Ollama URL has none).
+
+    The agents join the Moxie device, which belongs to the entry itself (a device can belong to
+    one subentry only), so the entities of removed agents are cleaned up here.
+    """
+    agents = [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_AGENT]
+    _async_remove_stale_entities(hass, entry, {s.subentry_id for s in agents})
+    if (brain := entry.runtime_data.brain) is None:
+        return
+    async_add_entities(MoxieConversationEntity(entry, subentry, brain) for subentry in agents)
+
+
+@callback
+def _async_remove_stale_entities(
+    hass: HomeAssistant, entry: MoxieConfigEntry, agent_ids: set[str]
+) -> None:
+    """Remove the agent and takeover entities of agents that no longer exist."""
+    registry = er.async_get(hass)
+    prefix = f"{entry.entry_id}_"
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.platform != DOMAIN or not entity.unique_id.startswith(prefix):
+            continue
+        key = entity.unique_id.removeprefix(prefix)
+        if entity.domain == "switch" and key.endswith("_takeover"):
+            agent_id = key.removesuffix("_takeover")
+        elif entity.domain == "conversation":
+            agent_id = key
+        else:
+            continue
+        if agent_id not in agent_ids:
+            registry.async_remove(entity.entity_id)
+
+
+def keep_alive(seconds: int) -> int | str:
+    """Ollama's keep_alive: -1 (forever) as a number, other values as a duration string."""
+    return seconds if seconds < 0 else f"{seconds}s"
+
+
+class MoxieConversationEntity(
+    conversation.ConversationEntity, conversation.AbstractConversationAgent, MoxieEntity
+):
+    """Answers in Assist as Moxie, and makes Moxie say the answer."""
+
+    _attr_supports_streaming = True
+
+    def __init__(self, entry: MoxieConfigEntry, subentry: ConfigSubentry, brain: Brain) -> None:
+        """Set up the agent of one subentry."""
+        super().__init__(entry, subentry.subentry_id)
+        self.subentry = subentry
+        self.brain = brain
+        self._attr_name = None if subentry.title == entry.title else subentry.title
+        if subentry.data.get(CONF_LLM_HASS_API):
+            self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
+
+    @property
+    @override
+    def supported_languages(self) -> list[str] | Literal["*"]:
+        """Ollama models speak many languages."""
+        return MATCH_ALL
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Register as a conversation agent."""
+        await super().async_added_to_hass()
+        conversation.async_set_agent(self.hass, self.entry, self)
+
+    @override
+    async def async_will_remove_from_hass(self) -> None:
+        """Unregister the agent."""
+        conversation.async_unset_agent(self.hass, self.entry)
+        await super().async_will_remove_from_hass()
+
+    @override
+    async def _async_handle_message(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+    ) -> conversation.ConversationResult:
+        """Answer through Ollama (or with a fixed line during a takeover or a problem)."""
+        data = self.entry.runtime_data
+        language = user_input.language
+        speaker = AnswerSpeaker(self.hass, data.mirror, language)
+        takeover = data.takeovers.get(self.subentry.subentry_id)
+        if takeover is not None and takeover.active:
+            text = line("takeover", language)
+            chat_log.async_add_assistant_content_without_tools(
+                conversation.AssistantContent(agent_id=self.entity_id, content=text)
+            )
+            speaker.say_now(text)
+            await speaker.async_finish()
+            return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+        settings = self.subentry.data
+        try:
+            await chat_log.async_provide_llm_data(
+                user_input.as_llm_context(DOMAIN),
+                settings.get(CONF_LLM_HASS_API),
+                settings.get(CONF_PROMPT) or persona_prompt(language),
+                user_input.extra_system_prompt,
+            )
+        except conversation.ConverseError as err:
+            return err.as_conversation_result()
+
+        await data.mirror.async_set_status("thinking")
+        try:
+            await self._async_answer(chat_log, speaker, language)
+        except BrainError as err:
+            self.brain.async_report_problem(err)
+            return await self._async_problem_result(user_input, chat_log, speaker, err)
+        finally:
+            await speaker.async_finish()
+            await data.mirror.async_set_status("idle")
+        self.brain.async_report_ok(settings[CONF_MODEL])
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+    async def _async_answer(
+        self, chat_log: conversation.ChatLog, speaker: AnswerSpeaker, language: str
+    ) -> None:
+        """Stream the model's answer into the chat log, running tools in a bounded loop."""
+        settings = self.subentry.data
+        model: str = settings[CONF_MODEL]
+        tools: list[dict[str, object]] | None = None
+        if chat_log.llm_api:
+            tools = [
+                format_tool(tool, chat_log.llm_api.custom_serializer)
+                for tool in chat_log.llm_api.tools
+            ]
+        messages = trim_history(
+            [to_message(content) for content in chat_log.content],
+            int(settings.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY)),
+        )
+        for _round in range(MAX_TOOL_ITERATIONS):
+            try:
+                stream = await self.brain.client.chat(
+                    model=model,
+                    messages=list(messages),
+                    tools=tools,
+                    stream=True,
+                    keep_alive=keep_alive(int(settings.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))),
+                    options={"num_ctx": int(settings.get(CONF_NUM_CTX, DEFAULT_NUM_CTX))},
+                    think=bool(settings.get(CONF_THINK, DEFAULT_THINK)),
+                )
+                messages.extend(
+                    [
+                        to_message(content)
+                        async for content in chat_log.async_add_delta_content_stream(
+                            self.entity_id, transform_stream(stream, speaker.feed)
+                        )
+                    ]
+                )
+            except (
+                ollama.ResponseError,
+                ollama.RequestError,
+                httpx.HTTPError,
+                ConnectionError,
+                TimeoutError,
+            ) as err:
+                raise as_brain_error(err, model) from err
+            if not chat_log.unresponded_tool_results:
+                return
+        _LOGGER.warning("The model still called tools after %s rounds", MAX_TOOL_ITERATIONS)
+        text = line("too_many_steps", language)
+        chat_log.async_add_assistant_content_without_tools(
+            conversation.AssistantContent(agent_id=self.entity_id, content=text)
+        )
+        speaker.say_now(text)
+
+    async def _async_problem_result(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+        speaker: AnswerSpeaker,
+        err: BrainError,
+    ) -> conversation.ConversationResult:
+        """Say what is wrong, in the user's language, as the answer."""
+        _LOGGER.debug("Answering with the %s line: %s", err.problem, err)
+        text = line(_PROBLEM_LINES[err.problem], user_input.language, model=err.model or "")
+        speaker.say_now(text)
+        response = intent.IntentResponse(language=user_input.language)
+        response.async_set_error(intent.IntentResponseErrorCode.UNKNOWN, text)
+        return conversation.ConversationResult(
+            response=response, conversation_id=chat_log.conversation_id
+        )

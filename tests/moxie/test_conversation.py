@@ -1,0 +1,296 @@
+"""Moxie's agent through Home Assistant's conversation API, against the loopback Ollama."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import intent, issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from tests.mqtt_probe import MqttProbe
+from tests.ollama_fixtures import AGENT_OPTIONS
+from tests.ollama_server import ChatReply, OllamaServer, ToolCall
+
+AGENT = "conversation.moxie"
+
+
+async def converse(
+    hass: HomeAssistant, text: str, conversation_id: str | None = None, language: str = "es"
+) -> conversation.ConversationResult:
+    return await conversation.async_converse(
+        hass, text, conversation_id, Context(), language=language, agent_id=AGENT
+    )
+
+
+def speech(result: conversation.ConversationResult) -> str:
+    return result.response.speech["plain"]["speech"]
+
+
+async def mirrored(probe: MqttProbe, count: int) -> list[dict[str, Any]]:
+    messages = await probe.wait_for(
+        "moxie/tts/text", count, where=lambda m: m.json()["source"] == "assistant"
+    )
+    return [m.json() for m in messages]
+
+
+async def test_answer_is_streamed_and_mirrored(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """The answer reaches Assist and is mirrored sentence by sentence; the status follows."""
+    ollama_server.replies.append(
+        ChatReply(
+            content="¡Hola! Soy Moxie, tu amigo robot. ¿Jugamos a algo?", thinking="El niño saluda."
+        )
+    )
+    result = await converse(hass, "Hola Moxie")
+
+    assert result.response.response_type is intent.IntentResponseType.ACTION_DONE
+    assert speech(result) == "¡Hola! Soy Moxie, tu amigo robot. ¿Jugamos a algo?"
+    assert result.continue_conversation
+    said = await mirrored(mqtt_probe, 3)
+    assert [m["text"] for m in said] == ["¡Hola!", "Soy Moxie, tu amigo robot.", "¿Jugamos a algo?"]
+    assert {m["source"] for m in said} == {"assistant"}
+    assert all("niño saluda" not in m["text"] for m in said)
+    status = await mqtt_probe.wait_for("moxie/status", 4)
+    assert [m.text for m in status[-3:]] == ["thinking", "speaking", "idle"]
+
+    request = ollama_server.chat_requests[-1]
+    assert request["model"] == "qwen3:4b"
+    assert request["stream"] is True
+    assert request["keep_alive"] == -1
+    assert request["options"] == {"num_ctx": 8192}
+    assert request["think"] is False
+    assert request["messages"][0]["role"] == "system"
+    assert request["messages"][0]["content"].startswith("Eres Moxie.")
+    assert request["messages"][-1] == {"role": "user", "content": "Hola Moxie"}
+    assert "intent__HassTurnOn" in {tool["function"]["name"] for tool in request["tools"]}
+
+
+async def test_tool_call_turns_on_a_real_entity(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """The model calls Home Assistant's HassTurnOn: the exposed input_boolean turns on."""
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"lampara": {"name": "Lámpara"}}}
+    )
+    async_expose_entity(hass, conversation.DOMAIN, "input_boolean.lampara", True)
+    ollama_server.replies.extend(
+        [
+            ChatReply(tool_calls=[ToolCall("intent__HassTurnOn", {"name": "Lámpara", "area": ""})]),
+            ChatReply(content="¡Listo! He encendido la lámpara."),
+        ]
+    )
+    result = await converse(hass, "Enciende la lámpara")
+
+    assert hass.states.get("input_boolean.lampara").state == "on"
+    assert speech(result) == "¡Listo! He encendido la lámpara."
+    first, second = ollama_server.chat_requests[-2:]
+    assert first["messages"][-1]["content"] == "Enciende la lámpara"
+    tool_call, tool_result = second["messages"][-2:]
+    assert tool_call["role"] == "assistant"
+    assert tool_call["tool_calls"] == [
+        {"function": {"name": "intent__HassTurnOn", "arguments": {"name": "Lámpara"}}}
+    ]
+    assert tool_result["role"] == "tool"
+    assert tool_result["tool_name"] == "intent__HassTurnOn"
+    assert "Lámpara" in tool_result["content"]
+    said = await mirrored(mqtt_probe, 2)
+    assert [m["text"] for m in said] == ["¡Listo!", "He encendido la lámpara."]
+
+
+async def test_tool_loop_is_bounded(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """A model that keeps calling tools is stopped after ten rounds with a clear line."""
+    ollama_server.default_reply = lambda _body: ChatReply(
+        tool_calls=[ToolCall("llm__GetDateTime", {})]
+    )
+    result = await converse(hass, "¿Qué hora es?")
+
+    assert len(ollama_server.chat_requests) == 10
+    assert speech(result) == "Lo he intentado varias veces, pero no he podido terminarlo."
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "max_history": 4}])
+async def test_history_is_trimmed_to_the_window(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """Only the last max_history messages go with a question, after the system prompt."""
+    result = await converse(hass, "uno")
+    conversation_id = result.conversation_id
+    for text in ("dos", "tres", "cuatro"):
+        result = await converse(hass, text, conversation_id)
+        assert result.conversation_id == conversation_id
+
+    messages = ollama_server.chat_requests[-1]["messages"]
+    assert [(m["role"], m["content"]) for m in messages[1:]] == [
+        ("user", "dos"),
+        ("assistant", "Eco: dos"),
+        ("user", "tres"),
+        ("assistant", "Eco: tres"),
+        ("user", "cuatro"),
+    ]
+    assert messages[0]["role"] == "system"
+    # With the window not yet full, the whole conversation went along.
+    assert len(ollama_server.chat_requests[2]["messages"]) == 1 + 5
+
+
+async def test_thinking_is_never_answered_nor_mirrored(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """Thinking, in its own field or in <think> tags, stays out of the answer and the mirror."""
+    ollama_server.replies.append(
+        ChatReply(
+            thinking=["Pienso ", "en secreto."],
+            content=["<thi", "nk>Plan oculto.</th", "ink>", "Dos más dos ", "son cuatro."],
+        )
+    )
+    result = await converse(hass, "¿Cuánto es dos más dos?")
+
+    assert speech(result) == "Dos más dos son cuatro."
+    said = await mirrored(mqtt_probe, 1)
+    assert [m["text"] for m in said] == ["Dos más dos son cuatro."]
+    # The thinking is kept in the chat log (not spoken) and sent back as thinking.
+    result = await converse(hass, "Gracias", result.conversation_id)
+    previous = ollama_server.chat_requests[-1]["messages"][-2]
+    assert previous["role"] == "assistant"
+    assert previous["content"] == "Dos más dos son cuatro."
+    assert previous["thinking"] == "Pienso en secreto.Plan oculto."
+
+
+async def test_english_conversation_gets_english_lines(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """Ollama down, asked in English: the line is English."""
+    await ollama_server.stop()
+    result = await converse(hass, "Hello", language="en")
+    assert speech(result).startswith("I can't think right now")
+
+
+async def test_ollama_down_then_up(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """Down: a clear Spanish line, mirrored, and a repair issue. Up again: all clears by itself."""
+    issues = ir.async_get(hass)
+    issue_id = f"ollama_unreachable_{moxie_brain.entry_id}"
+    await ollama_server.stop()
+
+    result = await converse(hass, "Hola")
+
+    assert result.response.response_type is intent.IntentResponseType.ERROR
+    assert speech(result).startswith("Ahora mismo no puedo pensar")
+    said = await mirrored(mqtt_probe, 1)
+    assert said[0]["text"].startswith("Ahora mismo no puedo pensar")
+    issue = issues.async_get_issue("moxie", issue_id)
+    assert issue is not None
+    assert issue.translation_key == "ollama_unreachable"
+    assert issue.translation_placeholders["url"] == ollama_server.url
+    status = await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)
+    assert status[-1].text == "idle"
+
+    # Ollama comes back: the periodic check closes the issue without anyone asking.
+    await ollama_server.start()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    async with asyncio.timeout(10):
+        while issues.async_get_issue("moxie", issue_id) is not None:
+            await asyncio.sleep(0.02)
+
+    result = await converse(hass, "Hola otra vez")
+    assert speech(result) == "Eco: Hola otra vez"
+
+
+async def test_recovers_on_the_next_question(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """The next question after Ollama returns is answered and closes the issue."""
+    await ollama_server.stop()
+    await converse(hass, "Hola")
+    assert ir.async_get(hass).async_get_issue("moxie", f"ollama_unreachable_{moxie_brain.entry_id}")
+    await ollama_server.start()
+
+    result = await converse(hass, "¿Estás?")
+
+    assert speech(result) == "Eco: ¿Estás?"
+    assert not ir.async_get(hass).async_get_issue(
+        "moxie", f"ollama_unreachable_{moxie_brain.entry_id}"
+    )
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "model": "llama3.2:3b"}])
+async def test_model_missing(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """A missing model is named in the answer and in a repair issue, which closes once pulled."""
+    issue_id = f"model_missing_llama3.2:3b_{moxie_brain.entry_id}"
+
+    result = await converse(hass, "Hola")
+
+    assert speech(result) == (
+        "Me falta el modelo llama3.2:3b en el servidor Ollama. Descárgalo desde la "
+        "configuración de Moxie o con ollama pull llama3.2:3b."
+    )
+    issue = ir.async_get(hass).async_get_issue("moxie", issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders["model"] == "llama3.2:3b"
+    assert not ir.async_get(hass).async_get_issue(
+        "moxie", f"ollama_unreachable_{moxie_brain.entry_id}"
+    )
+
+    ollama_server.models["llama3.2:3b"] = ollama_server.models["qwen3:4b"].__class__("llama3.2:3b")
+    result = await converse(hass, "Hola")
+    assert speech(result) == "Eco: Hola"
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is None
+
+
+async def test_unauthorized(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """Ollama behind a key it does not get: the user hears it, and a repair issue says so."""
+    ollama_server.api_key = "secreto"
+
+    result = await converse(hass, "Hola")
+
+    assert "clave de acceso no es válida" in speech(result)
+    issue = ir.async_get(hass).async_get_issue(
+        "moxie", f"ollama_unauthorized_{moxie_brain.entry_id}"
+    )
+    assert issue is not None
+
+
+async def test_failure_mid_answer(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """Ollama fails while streaming: the user gets the "something failed" line."""
+    ollama_server.replies.append(
+        ChatReply(
+            content="Había una vez", error="llama runner process has terminated", error_after=2
+        )
+    )
+    result = await converse(hass, "Cuéntame un cuento")
+    assert speech(result) == "Uy, algo ha fallado mientras pensaba. ¿Me lo repites?"

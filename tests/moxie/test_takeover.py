@@ -1,0 +1,97 @@
+"""Puppet takeover: a human speaking through Moxie pauses the agent, shown by a switch."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.components import conversation
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from tests.mqtt_probe import MqttProbe
+from tests.ollama_fixtures import AGENT_OPTIONS
+from tests.ollama_server import OllamaServer
+
+AGENT = "conversation.moxie"
+SWITCH = "switch.moxie_puppet_takeover"
+
+
+async def converse(hass: HomeAssistant, text: str) -> str:
+    result = await conversation.async_converse(
+        hass, text, None, Context(), language="es", agent_id=AGENT
+    )
+    return result.response.speech["plain"]["speech"]
+
+
+async def wait_switch(hass: HomeAssistant, state: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while (current := hass.states.get(SWITCH)) is None or current.state != state:
+            await asyncio.sleep(0.02)
+    return dict(current.attributes)
+
+
+async def test_puppet_pauses_the_agent(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """Puppet text turns the switch on; the agent says "Un momento" without asking Ollama."""
+    assert hass.states.get(SWITCH).state == "off"
+
+    await mqtt_probe.publish("moxie/puppet/set", "Hola, soy tu papá hablando por Moxie.")
+    attributes = await wait_switch(hass, "on")
+
+    ends_at = dt_util.parse_datetime(attributes["ends_at"])
+    assert ends_at is not None
+    assert timedelta(minutes=9) < ends_at - dt_util.utcnow() <= timedelta(minutes=10)
+    assert await converse(hass, "¿Quién eres?") == "Un momento, por favor."
+    assert ollama_server.chat_requests == []
+    said = await mqtt_probe.wait_for(
+        "moxie/tts/text", where=lambda m: m.json()["source"] == "assistant"
+    )
+    assert said[0].json()["text"] == "Un momento, por favor."
+
+    # Turning the switch off gives the conversation back at once.
+    await hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)
+    assert hass.states.get(SWITCH).state == "off"
+    assert await converse(hass, "¿Quién eres?") == "Eco: ¿Quién eres?"
+
+
+async def test_takeover_ends_by_itself(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+) -> None:
+    """After the configured time the agent answers again."""
+    await hass.services.async_call("switch", "turn_on", {"entity_id": SWITCH}, blocking=True)
+    assert hass.states.get(SWITCH).state == "on"
+    assert await converse(hass, "Hola") == "Un momento, por favor."
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10, seconds=1))
+    await hass.async_block_till_done()
+
+    assert hass.states.get(SWITCH).state == "off"
+    assert await converse(hass, "Hola") == "Eco: Hola"
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "takeover_minutes": 2}])
+async def test_takeover_duration_is_configurable(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """The pause lasts the agent's takeover_minutes, restarted by each Puppet line."""
+    await mqtt_probe.publish("moxie/puppet/set", "Un segundo, cariño.")
+    attributes = await wait_switch(hass, "on")
+    ends_at = dt_util.parse_datetime(attributes["ends_at"])
+    assert ends_at is not None
+    assert ends_at - dt_util.utcnow() <= timedelta(minutes=2)
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=2, seconds=1))
+    await hass.async_block_till_done()
+    assert hass.states.get(SWITCH).state == "off"

@@ -264,6 +264,17 @@ async def wait_history(
     return await wait_until(lambda: history(speaker), check)
 
 
+async def wait_audio(speaker: SpeakerProcess, message_id: str) -> None:
+    """Wait until the WAV sink holds audio of the utterance message_id."""
+
+    async def probe() -> int:
+        return sum(
+            path.stat().st_size for path in speaker.wavs() if path.stem.endswith(f"_{message_id}")
+        )
+
+    await wait_until(probe, lambda size: size > 4096)
+
+
 async def wait_connected(speaker: SpeakerProcess) -> None:
     """Wait until the speaker's monitor answers and it is connected to the broker."""
     await wait_until(lambda: get_json(f"{speaker.url}/health"), lambda h: h["mqtt_connected"])

@@ -14,6 +14,7 @@ from tests.speaker.peers import (
     direct_synthesize,
     get_json,
     history,
+    wait_audio,
     wait_connected,
     wait_history,
     wait_until,
@@ -138,7 +139,7 @@ async def test_any_stop_payload_stops(
     await wait_connected(speaker)
     async with MqttPeer(mosquitto) as peer:
         await peer.publish(TEXT, _speech("Una frase. " * 30, "long"))
-        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "speaking")
+        await wait_audio(speaker, "long")
         await peer.publish("moxie/tts/stop", payload)
         entries = await wait_history(speaker, lambda h: len(h) == 1)
     assert entries[0]["outcome"] == "stopped"

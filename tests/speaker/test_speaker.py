@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from tests.speaker.peers import (
     direct_synthesize,
     get_json,
     history,
+    wait_audio,
     wait_connected,
     wait_history,
     wav_pcm,
@@ -106,6 +108,7 @@ async def test_priorities_and_preemption(
         await peer.wait_for(
             "moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG_TEXT
         )
+        await wait_audio(speaker, "story")
         await peer.publish(TEXT, _speech("Normal.", "normal-2"))
         await peer.publish(TEXT, _speech("Alta.", "high-1", priority="high"))
         await peer.publish(TEXT, _speech("Crítico.", "critical-1", priority="critical"))
@@ -137,6 +140,7 @@ async def test_stop_silences_long_utterance(
         await peer.wait_for(
             "moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG_TEXT
         )
+        await wait_audio(speaker, "story")
         await peer.publish(
             "moxie/tts/stop", json.dumps({"reason": "test", "clear_queue": clear_queue})
         )
@@ -158,3 +162,25 @@ async def test_stop_silences_long_utterance(
         ["00001_story.wav"] if clear_queue else ["00001_story.wav", "00002_next.wav"]
     )
     assert 0 < len(wav_pcm(story_wav)) < len(await direct_synthesize(piper.uri, LONG_TEXT))
+
+
+async def test_non_streaming_server(
+    mosquitto: Mosquitto, voice_dir: Path, tmp_path: Path, start_speaker: SpeakerFactory
+) -> None:
+    """A server without synthesize streaming gets one `synthesize` with the whole text."""
+    server = PiperServer(voice_dir, tmp_path, streaming=False)
+    server.start()
+    try:
+        speaker = start_speaker(["--no-pacing"], tts_uri=server.uri)
+        await wait_connected(speaker)
+        parts = ["Primera parte del cuento", "y segunda parte."]
+        async with MqttPeer(mosquitto) as peer:
+            for index, part in enumerate(parts, 1):
+                await peer.publish(TEXT, _speech(part, "tale", chunk=index, total_chunks=2))
+            await wait_history(speaker, lambda h: len(h) == 1)
+        (wav,) = speaker.wavs()
+        assert wav_pcm(wav) == await direct_synthesize(server.uri, " ".join(parts))
+        status = await get_json(f"{speaker.url}/api/status")
+        assert status["tts_streaming"] is False
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from homeassistant.components import mqtt
@@ -9,6 +10,8 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
+    ConfigSubentryData,
     ConfigSubentryFlow,
 )
 from homeassistant.const import CONF_API_KEY, CONF_NAME, CONF_URL
@@ -124,6 +127,37 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user", data_schema=_schema(user_input or {}), errors=errors
         )
 
+    async def _async_check_brain(
+        self, user_input: dict[str, Any]
+    ) -> tuple[dict[str, str] | None, list[str], dict[str, str]]:
+        """Check the brain form: return (URL and key to save, installed models, errors).
+
+        An empty URL is valid: it means a Moxie without a brain.
+        """
+        url = str(user_input.get(CONF_URL) or "").strip()
+        api_key = str(user_input.get(CONF_API_KEY) or "").strip()
+        if not url:
+            return {}, [], {}
+        try:
+            url = cv.url(url)
+        except vol.Invalid:
+            return None, [], {"base": "invalid_url"}
+        try:
+            models = await async_validate(url, api_key or None)
+        except BrainError as err:
+            return None, [], {"base": str(err.problem)}
+        return {CONF_URL: url} | ({CONF_API_KEY: api_key} if api_key else {}), models, {}
+
+    def _first_agent(self, language: str, models: list[str]) -> ConfigSubentryData:
+        """Return the first agent: Moxie's persona with an installed model."""
+        model = DEFAULT_MODEL if DEFAULT_MODEL in models or not models else models[0]
+        return ConfigSubentryData(
+            subentry_type=SUBENTRY_AGENT,
+            title=DEFAULT_AGENT_NAME,
+            data=agent_defaults(self.hass, language, model),
+            unique_id=None,
+        )
+
     async def async_step_brain(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Connect Moxie's brain: the Ollama URL (and API key), checked before saving.
 
@@ -134,38 +168,57 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is None:
             user_input = {CONF_URL: DEFAULT_URL}
         else:
-            url = str(user_input.get(CONF_URL) or "").strip()
-            api_key = str(user_input.get(CONF_API_KEY) or "").strip()
-            if not url:
-                return self.async_create_entry(title=self._data[CONF_NAME], data=self._data)
-            try:
-                url = cv.url(url)
-            except vol.Invalid:
-                errors["base"] = "invalid_url"
-            else:
-                try:
-                    models = await async_validate(url, api_key or None)
-                except BrainError as err:
-                    errors["base"] = str(err.problem)
-                else:
-                    data = {**self._data, CONF_URL: url} | (
-                        {CONF_API_KEY: api_key} if api_key else {}
-                    )
-                    model = DEFAULT_MODEL if DEFAULT_MODEL in models or not models else models[0]
-                    return self.async_create_entry(
-                        title=data[CONF_NAME],
-                        data=data,
-                        subentries=[
-                            {
-                                "subentry_type": SUBENTRY_AGENT,
-                                "title": DEFAULT_AGENT_NAME,
-                                "data": agent_defaults(self.hass, data[CONF_LANGUAGE], model),
-                                "unique_id": None,
-                            }
-                        ],
-                    )
+            brain, models, errors = await self._async_check_brain(user_input)
+            if brain is not None:
+                data = self._data | brain
+                return self.async_create_entry(
+                    title=data[CONF_NAME],
+                    data=data,
+                    subentries=[self._first_agent(data[CONF_LANGUAGE], models)] if brain else [],
+                )
         return self.async_show_form(
             step_id="brain",
+            data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_brain(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change (or remove) the Ollama URL and API key of an existing Moxie."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is None:
+            user_input = {
+                CONF_URL: entry.data.get(CONF_URL, ""),
+                CONF_API_KEY: entry.data.get(CONF_API_KEY, ""),
+            }
+        else:
+            brain, models, errors = await self._async_check_brain(user_input)
+            if brain is not None:
+                data = {
+                    key: value
+                    for key, value in self._data.items()
+                    if key not in (CONF_URL, CONF_API_KEY)
+                } | brain
+                if brain and not any(
+                    s.subentry_type == SUBENTRY_AGENT for s in entry.subentries.values()
+                ):
+                    agent = self._first_agent(data[CONF_LANGUAGE], models)
+                    self.hass.config_entries.async_add_subentry(
+                        entry,
+                        ConfigSubentry(
+                            data=MappingProxyType(agent["data"]),
+                            subentry_type=agent["subentry_type"],
+                            title=agent["title"],
+                            unique_id=None,
+                        ),
+                    )
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data=data
+                )
+        return self.async_show_form(
+            step_id="reconfigure_brain",
             data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
             errors=errors,
         )
@@ -182,9 +235,8 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(data[CONF_BASE_TOPIC])
                 if data[CONF_BASE_TOPIC] != entry.unique_id:
                     self._abort_if_unique_id_configured()
-                return self.async_update_reload_and_abort(
-                    entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data_updates=data
-                )
+                self._data = {**entry.data, **data}
+                return await self.async_step_reconfigure_brain()
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=_schema(user_input or dict(entry.data)),

@@ -302,3 +302,66 @@ async def test_agent_flow_aborts_when_entry_not_loaded(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_not_loaded"
+
+
+async def test_reconfigure_changes_ollama(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """Reconfigure shows the current URL, checks the new one and keeps the agents."""
+    other = OllamaServer(models=["gemma3:4b"], api_key="k")
+    await other.start()
+    try:
+        result = await moxie_brain.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], USER_INPUT)
+        assert result["step_id"] == "reconfigure_brain"
+        schema = {str(key): key for key in result["data_schema"].schema}
+        assert schema["url"].description == {"suggested_value": ollama_server.url}
+
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"url": other.url}
+        )
+        assert result["errors"] == {"base": "invalid_auth"}
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"url": other.url, "api_key": "k"}
+        )
+        await hass.async_block_till_done()
+
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        assert moxie_brain.data == {**USER_INPUT, "url": other.url, "api_key": "k"}
+        assert len(moxie_brain.subentries) == 1
+        assert moxie_brain.runtime_data.brain.url == other.url
+    finally:
+        await hass.config_entries.async_unload(moxie_brain.entry_id)
+        await other.stop()
+
+
+async def test_reconfigure_removes_then_adds_the_brain(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """An empty URL removes the brain (and its entities go); a URL brings one agent back."""
+    for subentry_id in list(moxie_brain.subentries):
+        hass.config_entries.async_remove_subentry(moxie_brain, subentry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("conversation.moxie") is None
+    assert hass.states.get("switch.moxie_puppet_takeover") is None
+
+    result = await moxie_brain.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], USER_INPUT)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"url": ""})
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert moxie_brain.data == USER_INPUT
+    assert moxie_brain.runtime_data.brain is None
+
+    result = await moxie_brain.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], USER_INPUT)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": ollama_server.url}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    (agent,) = moxie_brain.subentries.values()
+    assert agent.data["model"] == "qwen3:4b"
+    assert hass.states.get("conversation.moxie") is not None
+    assert hass.states.get("switch.moxie_puppet_takeover").state == "off"

@@ -128,6 +128,8 @@ async def test_reconfigure_moves_moxie_to_new_topic(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"name": "Moxito", "base_topic": "salon/moxie", "language": "en"}
     )
+    assert result["step_id"] == "reconfigure_brain"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"url": ""})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()

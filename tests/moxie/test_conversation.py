@@ -14,6 +14,10 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_fixtures import AGENT_OPTIONS
@@ -294,3 +298,31 @@ async def test_failure_mid_answer(
     )
     result = await converse(hass, "Cuéntame un cuento")
     assert speech(result) == "Uy, algo ha fallado mientras pensaba. ¿Me lo repites?"
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "model": "llama3.2:3b"}])
+async def test_diagnostics_describe_the_brain_without_the_key(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+) -> None:
+    """Diagnostics show the URL, models, problems and agents; the API key is redacted."""
+    hass.config_entries.async_update_entry(
+        moxie_brain, data={**moxie_brain.data, "api_key": "s3creto"}
+    )
+    await hass.async_block_till_done()
+    await converse(hass, "Hola")
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, moxie_brain)
+
+    assert "s3creto" not in str(diagnostics)
+    assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
+    brain = diagnostics["brain"]
+    assert brain["url"] == ollama_server.url
+    assert brain["api_key_set"] is True
+    assert brain["installed_models"] == ["qwen3:4b"]
+    assert brain["missing_models"] == ["llama3.2:3b"]
+    (agent,) = brain["agents"]
+    assert agent["options"]["model"] == "llama3.2:3b"
+    assert agent["takeover_active"] is False

@@ -184,3 +184,20 @@ async def test_non_streaming_server(
         assert status["tts_streaming"] is False
     finally:
         server.stop()
+
+
+async def test_streaming_starts_audio_before_the_last_chunk(
+    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+) -> None:
+    """With a streaming server the first sentence plays while later chunks are still coming."""
+    speaker = start_speaker(["--no-pacing", "--chunk-timeout", "120"])
+    await wait_connected(speaker)
+    parts = ["Hola, amigo mío. Hoy te voy a contar", "un cuento muy bonito."]
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech(parts[0], "live", chunk=1, total_chunks=2))
+        await wait_audio(speaker, "live")
+        assert await history(speaker) == []  # still waiting for chunk 2
+        await peer.publish(TEXT, _speech(parts[1], "live", chunk=2, total_chunks=2))
+        await wait_history(speaker, lambda h: len(h) == 1)
+    (wav,) = speaker.wavs()
+    assert wav_pcm(wav) == await direct_synthesize(piper.uri, " ".join(parts))

@@ -35,7 +35,7 @@ class AnswerSpeaker:
 
     Publishing runs in the background so the stream is never held up; `async_finish` says the
     rest and waits until everything is published. The first utterance moves the Status to
-    `speaking`.
+    `speaking`; finishing moves it back to `idle`.
     """
 
     def __init__(self, hass: HomeAssistant, mirror: SpeechMirror, language: str | None) -> None:
@@ -71,10 +71,18 @@ class AnswerSpeaker:
         self._say(piece)
 
     async def async_finish(self) -> None:
-        """Mirror the rest and wait until every utterance is published."""
+        """Mirror the rest, wait until every utterance is published, then go back to idle."""
         self.flush()
         if self._last is not None:
             await self._last
+        await self.async_set_status("idle")
+
+    async def async_set_status(self, state: str) -> None:
+        """Publish the assistant's state; a broker problem is logged, never raised."""
+        try:
+            await self.mirror.async_set_status(state)
+        except HomeAssistantError as err:
+            _LOGGER.warning("Could not publish Moxie's status %s: %s", state, err)
 
     def _say(self, piece: str) -> None:
         text = speakable(piece)
@@ -92,9 +100,9 @@ class AnswerSpeaker:
     ) -> None:
         if previous is not None:
             await previous
+        if first:
+            await self.async_set_status("speaking")
         try:
-            if first:
-                await self.mirror.async_set_status("speaking")
             await self.mirror.async_say(text, source=SOURCE_ASSISTANT, language=self.language)
         except HomeAssistantError as err:
             _LOGGER.warning("Could not mirror Moxie's answer: %s", err)

@@ -153,7 +153,7 @@ class MoxieConversationEntity(
         except conversation.ConverseError as err:
             return err.as_conversation_result()
 
-        await data.mirror.async_set_status("thinking")
+        await speaker.async_set_status("thinking")
         try:
             await self._async_answer(chat_log, speaker, language)
         except BrainError as err:
@@ -161,7 +161,6 @@ class MoxieConversationEntity(
             return await self._async_problem_result(user_input, chat_log, speaker, err)
         finally:
             await speaker.async_finish()
-            await data.mirror.async_set_status("idle")
         self.brain.async_report_ok(settings[CONF_MODEL])
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 

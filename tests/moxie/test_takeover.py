@@ -55,6 +55,8 @@ async def test_puppet_pauses_the_agent(
         "moxie/tts/text", where=lambda m: m.json()["source"] == "assistant"
     )
     assert said[0].json()["text"] == "Un momento, por favor."
+    await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)
+    assert [m.text for m in mqtt_probe.messages["moxie/status"]] == ["idle", "speaking", "idle"]
 
     # Turning the switch off gives the conversation back at once.
     await hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)

@@ -1,0 +1,76 @@
+"""Home Assistant, the Moxie integration and the real speaker service together on one broker.
+
+A user calls moxie.say in Home Assistant and hears it; the integration and the speaker describe
+one Moxie device; the speaker's Stop button in Home Assistant stops the speaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from tests.moxie.conftest import wait_state
+from tests.mqtt_probe import MqttProbe
+from tests.speaker.conftest import piper, start_speaker, voice_dir  # noqa: F401
+from tests.speaker.peers import (
+    SpeakerProcess,
+    direct_synthesize,
+    wait_connected,
+    wait_history,
+    wav_pcm,
+)
+
+INTEGRATION = ("text.moxie_puppet", "event.moxie_speech", "sensor.moxie_status")
+
+
+async def test_say_in_home_assistant_is_heard_and_one_device_holds_all(
+    hass: HomeAssistant,
+    moxie_entry: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    start_speaker,  # noqa: F811
+    piper,  # noqa: F811
+) -> None:
+    speaker: SpeakerProcess = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+
+    # The speaker's entities join the integration's Moxie device.
+    [discovery] = await mqtt_probe.wait_for("homeassistant/device/moxie_moxie_speaker/config")
+    registry = er.async_get(hass)
+    speaker_entities = []
+    async with asyncio.timeout(30):
+        for component in discovery.json()["cmps"].values():
+            while not (
+                entity_id := registry.async_get_entity_id(
+                    component["p"], "mqtt", component["unique_id"]
+                )
+            ):
+                await asyncio.sleep(0.05)
+            speaker_entities.append(entity_id)
+    devices = {registry.async_get(e).device_id for e in (*INTEGRATION, *speaker_entities)}  # type: ignore[union-attr]
+    assert len(devices) == 1
+
+    # moxie.say in Home Assistant becomes the Piper server's audio at the speaker's sink.
+    response = await hass.services.async_call(
+        "moxie", "say", {"text": "Hola, familia."}, blocking=True, return_response=True
+    )
+    assert response is not None
+    said = str(response["id"])
+    await wait_history(
+        speaker, lambda h: any(e["id"] == said and e["outcome"] == "played" for e in h)
+    )
+    [wav] = [p for p in speaker.wavs() if p.stem.endswith(f"_{said}")]
+    assert wav_pcm(wav) == await direct_synthesize(piper.uri, "Hola, familia.")
+
+    # The speaker's status reaches Home Assistant through its discovered entities.
+    speaking = next(e for e in speaker_entities if e.startswith("binary_sensor."))
+    await wait_state(hass, speaking, lambda s: s.state == "off")
+
+    # The speaker's Stop button, pressed in Home Assistant, reaches the stop topic.
+    stop_button = next(e for e in speaker_entities if e.startswith("button."))
+    await wait_state(hass, stop_button, lambda s: s.state != "unavailable")
+    await hass.services.async_call("button", "press", {"entity_id": stop_button}, blocking=True)
+    [stop] = await mqtt_probe.wait_for("moxie/tts/stop")
+    assert stop.json()["reason"] == "button"

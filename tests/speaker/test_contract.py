@@ -33,7 +33,7 @@ def test_contract_json_and_plain_text() -> None:
         json.dumps(
             {
                 "text": "Hola",
-                "timestamp": "2026-01-01T00:00:00Z",
+                "timestamp": 1795000000.5,
                 "source": "assist",
                 "chunk": 2,
                 "total_chunks": 3,
@@ -55,15 +55,16 @@ def test_contract_json_and_plain_text() -> None:
 @pytest.mark.parametrize(
     ("payload", "kind"),
     [
-        (b"{no json", "malformed_json"),
+        (b"{no json", "invalid_json"),
         (b"\xc3\x28", "not_utf8"),
         (b"x" * (64 * 1024 + 1), "too_large"),
-        (b'{"text": null}', "wrong_type"),
-        (b'{"text": "a", "total_chunks": 0}', "wrong_type"),
-        (b'{"text": "a", "chunk": true}', "wrong_type"),
-        (b'{"text": "a", "id": ""}', "wrong_type"),
-        (b'{"text": "a", "priority": 1}', "wrong_type"),
-        (b'{"text": "  "}', "empty"),
+        (b'{"text": null}', "invalid_field"),
+        (b'{"text": "a", "total_chunks": 0}', "invalid_field"),
+        (b'{"text": "a", "chunk": true}', "invalid_field"),
+        (b'{"text": "a", "id": ""}', "invalid_field"),
+        (b'{"text": "a", "priority": 1}', "invalid_field"),
+        (b'{"text": "  "}', "invalid_field"),
+        (b'{"text": "a", "timestamp": "ayer"}', "invalid_field"),
         (b"", "empty"),
     ],
 )
@@ -111,6 +112,7 @@ async def test_missing_chunk_speaks_what_came() -> None:
     _, utterance = queue.add(parse_text(_part("gap", chunk=1, total=3)))
     assert utterance is not None
     assert [text async for text in utterance.iter_parts(0.05)] == ["gap"]
+    assert utterance.incomplete
 
 
 def test_volume_scaling() -> None:

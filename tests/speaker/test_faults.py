@@ -87,10 +87,10 @@ async def test_tts_server_killed_and_restarted(
 
 
 BAD_PAYLOADS = {
-    "malformed_json": b'{"text": "sin cerrar"',
+    "invalid_json": b'{"text": "sin cerrar"',
     "not_utf8": b"Hola \xff\xfe Moxie",
     "too_large": b"a" * (64 * 1024 + 1),
-    "wrong_type": b'{"text": 42, "id": "x"}',
+    "invalid_field": b'{"text": 42, "id": "x"}',
     "empty": b"   ",
 }
 WRONG_TYPES = [
@@ -100,6 +100,8 @@ WRONG_TYPES = [
     b'{"text": "hola", "chunk": 1, "total_chunks": 2}',
     b'{"text": "hola", "source": 7}',
     b'{"text": ["hola"]}',
+    b'{"text": ""}',
+    b'{"text": "hola", "timestamp": "ayer"}',
 ]
 
 
@@ -107,24 +109,27 @@ async def test_bad_payloads_rejected_and_counted(
     mosquitto: Mosquitto, start_speaker: SpeakerFactory
 ) -> None:
     """Each kind of bad payload is rejected, counted and logged; the service keeps playing."""
-    speaker = start_speaker(["--no-pacing"])
+    speaker = start_speaker(["--no-pacing", "--chunk-timeout", "1"])
     await wait_connected(speaker)
     async with MqttPeer(mosquitto) as peer:
         for payload in [*BAD_PAYLOADS.values(), *WRONG_TYPES]:
             await peer.publish(TEXT, payload)
+        # Chunk 2 never comes: chunk 1 is spoken, the utterance counted as incomplete.
+        await peer.publish(TEXT, _speech("Solo la mitad.", "half", chunk=1, total_chunks=2))
         await peer.publish(TEXT, _speech("Sigo aquí.", "alive"))
-        await wait_history(speaker, lambda h: len(h) == 1)
+        await wait_history(speaker, lambda h: len(h) == 2)
     stats = await get_json(f"{speaker.url}/api/stats")
     assert stats["rejected"] == {
-        "malformed_json": 1,
+        "invalid_json": 1,
         "not_utf8": 1,
         "too_large": 1,
-        "wrong_type": 1 + len(WRONG_TYPES),
+        "invalid_field": 1 + len(WRONG_TYPES),
         "empty": 1,
+        "incomplete": 1,
     }
-    assert stats["rejected_total"] == len(BAD_PAYLOADS) + len(WRONG_TYPES)
-    assert [e["id"] for e in await history(speaker)] == ["alive"]
-    assert len(speaker.wavs()) == 1
+    assert stats["rejected_total"] == len(BAD_PAYLOADS) + len(WRONG_TYPES) + 1
+    assert [e["id"] for e in await history(speaker)] == ["half", "alive"]
+    assert [p.name for p in speaker.wavs()] == ["00001_half.wav", "00002_alive.wav"]
     log = speaker.log.read_text()
     for kind in BAD_PAYLOADS:
         assert f"Rejected speech payload ({kind})" in log

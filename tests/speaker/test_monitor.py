@@ -79,20 +79,21 @@ async def test_discovery_availability_and_volume(
     assert max(abs(s) for s in soft) > 0
 
 
+LONG = " ".join(["Larga."] * 40)
+
+
 async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFactory) -> None:
     """The page, JSON API, health, Prometheus metrics and the page's stop button."""
     speaker = start_speaker()
     await wait_connected(speaker)
     async with MqttPeer(mosquitto) as peer:
         await peer.publish("moxie/tts/text", "Primera cosa.")
-        await peer.publish("moxie/tts/text", json.dumps({"text": "Larga. " * 40, "id": "long"}))
+        await peer.publish("moxie/tts/text", json.dumps({"text": LONG, "id": "long"}))
         await peer.publish(
             "moxie/tts/text", json.dumps({"text": "Espera.", "id": "w", "source": "t"})
         )
         await peer.publish("moxie/tts/text", b"{oops")
-        await peer.wait_for(
-            "moxie/tts/status", lambda p: json.loads(p)["current_text"] == "Larga. " * 40
-        )
+        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG)
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{speaker.url}/") as response:
@@ -108,7 +109,7 @@ async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFac
         assert status["queue_size"] == 1
 
         queue = await get_json(f"{speaker.url}/api/queue")
-        assert queue["now"] == "Larga. " * 40
+        assert queue["now"] == LONG
         assert [(u["id"], u["priority"], u["source"]) for u in queue["queue"]] == [
             ("w", "normal", "t")
         ]
@@ -117,7 +118,7 @@ async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFac
 
         stats = await get_json(f"{speaker.url}/api/stats")
         assert stats["messages"] == 4
-        assert stats["rejected"] == {"malformed_json": 1}
+        assert stats["rejected"] == {"invalid_json": 1}
 
         health = await get_json(f"{speaker.url}/health")
         assert health["status"] == "ok"
@@ -132,7 +133,7 @@ async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFac
             if line and not line.startswith("#")
         }
         assert samples["moxie_speaker_messages_total"] == 4
-        assert samples['moxie_speaker_rejected_total{kind="malformed_json"}'] == 1
+        assert samples['moxie_speaker_rejected_total{kind="invalid_json"}'] == 1
         assert samples["moxie_speaker_speaking"] == 1
         assert samples["moxie_speaker_queue_size"] == 1
         assert samples['moxie_speaker_utterances_finished_total{outcome="played"}'] == 1

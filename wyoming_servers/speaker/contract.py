@@ -52,7 +52,7 @@ class SpeechPart:
     priority: Priority
     source: str | None
     language: str | None
-    timestamp: str | None
+    timestamp: float | None
     plain: bool = False
 
 
@@ -89,14 +89,14 @@ def _optional_str(data: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadPayloadError("wrong_type", f"{key!r} must be a string")
+        raise BadPayloadError("invalid_field", f"{key!r} must be a string")
     return value
 
 
 def _positive_int(data: dict[str, Any], key: str) -> int:
     value = data.get(key, 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadPayloadError("wrong_type", f"{key!r} must be an integer >= 1")
+        raise BadPayloadError("invalid_field", f"{key!r} must be an integer >= 1")
     return value
 
 
@@ -121,42 +121,46 @@ def parse_text(payload: bytes) -> SpeechPart:
     try:
         data = json.loads(stripped)
     except ValueError as err:
-        raise BadPayloadError("malformed_json", str(err)) from err
+        raise BadPayloadError("invalid_json", str(err)) from err
     if not isinstance(data, dict):
-        raise BadPayloadError("malformed_json", "not a JSON object")
+        raise BadPayloadError("invalid_json", "not a JSON object")
     speech = data.get("text")
     if not isinstance(speech, str):
-        raise BadPayloadError("wrong_type", "'text' must be a string")
+        raise BadPayloadError("invalid_field", "'text' must be a string")
     chunk = _positive_int(data, "chunk")
     total = _positive_int(data, "total_chunks")
     if chunk > total:
-        raise BadPayloadError("wrong_type", f"chunk {chunk} > total_chunks {total}")
+        raise BadPayloadError("invalid_field", f"chunk {chunk} > total_chunks {total}")
     if total > 1 and not data.get("id"):
-        raise BadPayloadError("wrong_type", "chunked text needs an 'id'")
+        raise BadPayloadError("invalid_field", "chunked text needs an 'id'")
     message_id = data.get("id")
     if message_id is None:
         message_id = f"json-{uuid.uuid4().hex}"
     elif isinstance(message_id, int) and not isinstance(message_id, bool):
         message_id = str(message_id)
     elif not isinstance(message_id, str) or not message_id:
-        raise BadPayloadError("wrong_type", "'id' must be a non-empty string")
+        raise BadPayloadError("invalid_field", "'id' must be a non-empty string")
     priority_name = data.get("priority", "normal")
     if priority_name is None:
         priority_name = "normal"
     if not isinstance(priority_name, str) or priority_name.lower() not in PRIORITIES:
-        raise BadPayloadError("wrong_type", "'priority' must be critical, high or normal")
-    if not speech.strip() and total == 1:
-        raise BadPayloadError("empty", "no text")
+        raise BadPayloadError("invalid_field", "'priority' must be critical, high or normal")
+    if not speech.strip():
+        raise BadPayloadError("invalid_field", "'text' is missing or empty")
     timestamp = data.get("timestamp")
+    if timestamp is not None and (
+        isinstance(timestamp, bool) or not isinstance(timestamp, int | float)
+    ):
+        raise BadPayloadError("invalid_field", "'timestamp' must be a number (Unix time)")
     return SpeechPart(
         id=message_id,
-        text=speech,
+        text=speech.strip(),
         chunk=chunk,
         total_chunks=total,
         priority=PRIORITIES[priority_name.lower()],
         source=_optional_str(data, "source"),
         language=_optional_str(data, "language"),
-        timestamp=None if timestamp is None else str(timestamp),
+        timestamp=None if timestamp is None else float(timestamp),
     )
 
 

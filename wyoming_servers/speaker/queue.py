@@ -41,6 +41,7 @@ class Utterance:
     received: float = field(default_factory=time.time)
     received_monotonic: float = field(default_factory=time.monotonic)
     attempts: int = 0
+    incomplete: bool = False
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @classmethod
@@ -90,6 +91,7 @@ class Utterance:
                         self.id,
                         chunk_timeout,
                     )
+                    self.incomplete = True
                     return
             yield self.parts[index]
 

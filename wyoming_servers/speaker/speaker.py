@@ -233,6 +233,8 @@ class Speaker:
                 failures = 0
                 self.last_error = None
                 self.queue.done(utterance)
+                if utterance.incomplete:
+                    self.stats.rejected["incomplete"] += 1
             if outcome != "error":
                 self.history.append(
                     HistoryEntry(

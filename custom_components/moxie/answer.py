@@ -19,7 +19,8 @@ _LOGGER = logging.getLogger(__name__)
 # the end of a line.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'»”)\]]*\s+|(?<=[^\W\d_])[.!?…]+[\"'»”)\]]*$|\n+")
 # Markup a model may write despite the persona, which a voice should not read out.
-_MARKUP = re.compile(r"[*#`~]+|^\s*[-•]\s+", re.MULTILINE)
+_MARKUP = re.compile(r"[*#`~]+")
+_BULLET = re.compile(r"^\s*[-•]\s+", re.MULTILINE)
 # Without punctuation, a long run is cut at a comma, semicolon or colon.
 _CLAUSE = re.compile(r"[,;:]\s+")
 LONG_RUN = 200
@@ -27,7 +28,7 @@ LONG_RUN = 200
 
 def speakable(text: str) -> str:
     """Return text without markup and with white space folded."""
-    return " ".join(_MARKUP.sub(" ", text).split())
+    return " ".join(_BULLET.sub(" ", _MARKUP.sub("", text)).split())
 
 
 class AnswerSpeaker:

@@ -11,6 +11,7 @@ from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .assistant_status import AssistantStatus
 from .brain import async_remove_issues, async_start_brain
 from .const import CONF_BASE_TOPIC, CONF_LANGUAGE, DEFAULT_LANGUAGE, DEFAULT_NAME, DOMAIN
 from .discovery import MoxieDiscovery
@@ -40,12 +41,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
     mirror = SpeechMirror(hass, topics, language)
     discovery = MoxieDiscovery(hass, topics, entry.data.get(CONF_NAME, DEFAULT_NAME), language)
+    status = AssistantStatus(hass, mirror)
     try:
         await mirror.async_start()
+        await status.async_start()
         await discovery.async_start()
         await mirror.async_set_status("idle")
     except HomeAssistantError as err:
         mirror.async_stop()
+        status.async_stop()
         discovery.async_stop()
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
@@ -54,6 +58,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     entry.runtime_data = MoxieData(
         mirror=mirror,
         discovery=discovery,
+        status=status,
         brain=await async_start_brain(hass, entry),
         takeovers=async_setup_takeovers(hass, entry, mirror),
     )
@@ -72,6 +77,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> bo
         return False
     data = entry.runtime_data
     data.mirror.async_stop()
+    data.status.async_stop()
     data.discovery.async_stop()
     if data.brain is not None:
         await data.brain.async_close()

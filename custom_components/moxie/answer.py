@@ -9,6 +9,7 @@ import re
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
+from .assistant_status import AssistantStatus
 from .const import SOURCE_ASSISTANT
 from .mirror import SpeechMirror
 
@@ -36,13 +37,20 @@ class AnswerSpeaker:
 
     Publishing runs in the background so the stream is never held up; `async_finish` says the
     rest and waits until everything is published. The first utterance moves the Status to
-    `speaking`; finishing moves it back to `idle`.
+    `speaking`; it goes back to `idle` once the answer has been heard.
     """
 
-    def __init__(self, hass: HomeAssistant, mirror: SpeechMirror, language: str | None) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        mirror: SpeechMirror,
+        status: AssistantStatus,
+        language: str | None,
+    ) -> None:
         """Prepare an empty answer."""
         self.hass = hass
         self.mirror = mirror
+        self.status = status
         self.language = language
         self.said: list[str] = []
         self._buffer = ""
@@ -72,18 +80,11 @@ class AnswerSpeaker:
         self._say(piece)
 
     async def async_finish(self) -> None:
-        """Mirror the rest, wait until every utterance is published, then go back to idle."""
+        """Mirror the rest and wait until every utterance is published (idle follows)."""
         self.flush()
         if self._last is not None:
             await self._last
-        await self.async_set_status("idle")
-
-    async def async_set_status(self, state: str) -> None:
-        """Publish the assistant's state; a broker problem is logged, never raised."""
-        try:
-            await self.mirror.async_set_status(state)
-        except HomeAssistantError as err:
-            _LOGGER.warning("Could not publish Moxie's status %s: %s", state, err)
+        self.status.async_done(sum(len(text) for text in self.said))
 
     def _say(self, piece: str) -> None:
         text = speakable(piece)
@@ -102,7 +103,7 @@ class AnswerSpeaker:
         if previous is not None:
             await previous
         if first:
-            await self.async_set_status("speaking")
+            await self.status.async_set("speaking")
         try:
             await self.mirror.async_say(text, source=SOURCE_ASSISTANT, language=self.language)
         except HomeAssistantError as err:

@@ -131,7 +131,7 @@ class MoxieConversationEntity(
         """Answer through Ollama (or with a fixed line during a takeover or a problem)."""
         data = self.entry.runtime_data
         language = user_input.language
-        speaker = AnswerSpeaker(self.hass, data.mirror, language)
+        speaker = AnswerSpeaker(self.hass, data.mirror, data.status, language)
         takeover = data.takeovers.get(self.subentry.subentry_id)
         if takeover is not None and takeover.active:
             text = line("takeover", language)
@@ -153,7 +153,7 @@ class MoxieConversationEntity(
         except conversation.ConverseError as err:
             return err.as_conversation_result()
 
-        await speaker.async_set_status("thinking")
+        await data.status.async_set("thinking")
         try:
             await self._async_answer(chat_log, speaker, language)
         except BrainError as err:

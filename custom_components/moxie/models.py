@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import ConfigEntry
 
 if TYPE_CHECKING:
+    from .assistant_status import AssistantStatus
     from .brain import Brain
     from .discovery import MoxieDiscovery
     from .mirror import SpeechMirror
@@ -20,6 +21,8 @@ class MoxieData:
 
     mirror: SpeechMirror
     discovery: MoxieDiscovery
+    # The assistant Status as the agent drives it (thinking, speaking, idle).
+    status: AssistantStatus
     # Moxie's brain (the Ollama client); None for a Moxie without Ollama URL.
     brain: Brain | None = None
     # The Puppet takeover of each agent, by agent subentry id.

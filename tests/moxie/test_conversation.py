@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import intent, issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -19,6 +21,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.moxie import assistant_status
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_fixtures import AGENT_OPTIONS
 from tests.ollama_server import ChatReply, OllamaServer, ToolCall
@@ -371,3 +374,92 @@ async def test_unknown_llm_api_is_an_error_answer(
     assert result.response.response_type is intent.IntentResponseType.ERROR
     assert speech(result) == "Error preparing LLM API"
     assert ollama_server.chat_requests == []
+
+
+async def test_ollama_down_at_setup_keeps_the_speech_mirror(
+    hass: HomeAssistant,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+    agent_options: dict[str, Any],
+    *,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+) -> None:
+    """Moxie loads without its brain: speech works, the issue is open, the agent explains."""
+    await ollama_server.stop()
+    entry = MockConfigEntry(
+        domain="moxie",
+        title="Moxie",
+        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama_server.url},
+        unique_id="moxie",
+        subentries_data=[
+            ConfigSubentryData(
+                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue("moxie", f"ollama_unreachable_{entry.entry_id}")
+    await hass.services.async_call("moxie", "say", {"text": "Sigo hablando."}, blocking=True)
+    said = await mqtt_probe.wait_for("moxie/tts/text")
+    assert said[0].json()["text"] == "Sigo hablando."
+    assert speech(await converse(hass, "Hola")).startswith("Ahora mismo no puedo pensar")
+
+    await ollama_server.start()
+    assert speech(await converse(hass, "Hola")) == "Eco: Hola"
+    assert not ir.async_get(hass).async_get_issue("moxie", f"ollama_unreachable_{entry.entry_id}")
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def test_status_stays_speaking_until_the_speaker_is_done(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """With a Moxie speaker reporting, the Status is idle only once the answer was heard."""
+    status = moxie_brain.runtime_data.status
+    speaker_status = "moxie/tts/status"
+    await mqtt_probe.publish(speaker_status, '{"status": "idle"}', retain=True)
+    await wait_until(lambda: status.speaker_seen)
+
+    await converse(hass, "Hola")
+    await mqtt_probe.publish(speaker_status, '{"status": "speaking", "queue_size": 0}')
+    await wait_until(lambda: status.speaker_speaking)
+    assert moxie_brain.runtime_data.mirror.status == "speaking"
+
+    await mqtt_probe.publish(speaker_status, '{"status": "idle", "queue_size": 0}')
+    await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)
+    assert [m.text for m in mqtt_probe.messages["moxie/status"]] == [
+        "idle",
+        "thinking",
+        "speaking",
+        "idle",
+    ]
+
+
+async def test_status_goes_idle_when_the_speaker_never_starts(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A speaker that reported once but does not say the answer does not keep Moxie busy."""
+    monkeypatch.setattr(assistant_status, "START_GRACE", 0.1)
+    await mqtt_probe.publish("moxie/tts/status", '{"status": "idle"}', retain=True)
+    await wait_until(lambda: moxie_brain.runtime_data.status.speaker_seen)
+
+    await converse(hass, "Hola")
+
+    await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)

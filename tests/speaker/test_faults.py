@@ -152,3 +152,19 @@ async def test_any_stop_payload_stops(
         lambda: get_json(f"{speaker.url}/api/stats"), lambda s: s["stop_requests"] == 1
     )
     assert stats["stopped"] == 1
+
+
+async def test_retained_speech_is_not_spoken(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """A (contract-breaking) retained speech message would be repeated on every connect."""
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, "Esto quedó retenido.", retain=True)
+        speaker = start_speaker(["--no-pacing"])
+        await wait_connected(speaker)
+        await peer.publish(TEXT, _speech("Esto sí.", "live"))
+        entries = await wait_history(speaker, lambda h: len(h) == 1)
+    assert entries[0]["id"] == "live"
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert stats["retained_ignored"] == 1
+    assert stats["utterances"] == 1

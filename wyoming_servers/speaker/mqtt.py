@@ -16,6 +16,8 @@ from .speaker import Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
+type StatusKey = tuple[str, str | None, int]
+
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 
@@ -130,6 +132,11 @@ class MqttBridge:
         topic = message.topic
         payload = message.payload if isinstance(message.payload, bytes) else b""
         if topic.matches(self.topics.text):
+            if message.retain:
+                # Speech is never retained: a retained message would be said on every connect.
+                self.speaker.stats.retained_ignored += 1
+                _LOGGER.warning("Ignoring a retained message on %s", self.topics.text)
+                return
             self.speaker.submit(payload)
         elif topic.matches(self.topics.stop):
             self.speaker.stop(parse_stop(payload))
@@ -150,18 +157,36 @@ class MqttBridge:
 
     async def _publisher(self, client: aiomqtt.Client) -> None:
         """Publish the latest status and volume whenever they change (coalesced)."""
-        last_status: tuple[str, str | None, int] | None = None
+        last_status: StatusKey | None = None
         last_volume: int | None = None
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            speaker = self.speaker
-            state = (speaker.status, speaker.current_text, len(speaker.queue))
-            if state != last_status:
-                await client.publish(self.topics.status, status_payload(*state), qos=1, retain=True)
-                last_status = state
-            if speaker.volume != last_volume:
-                await client.publish(
-                    self.topics.volume, str(speaker.volume).encode(), qos=1, retain=True
+            try:
+                last_status, last_volume = await self._publish_state(
+                    client, last_status, last_volume
                 )
-                last_volume = speaker.volume
+            except aiomqtt.MqttError as err:
+                # The session loop notices a lost connection; retry the state meanwhile.
+                _LOGGER.debug("Publishing status failed (%s); retrying", err)
+                self._dirty.set()
+                await asyncio.sleep(1)
+
+    async def _publish_state(
+        self,
+        client: aiomqtt.Client,
+        last_status: StatusKey | None,
+        last_volume: int | None,
+    ) -> tuple[StatusKey | None, int | None]:
+        """Publish status and volume if they changed; return what is now published."""
+        speaker = self.speaker
+        state = (speaker.status, speaker.current_text, len(speaker.queue))
+        if state != last_status:
+            await client.publish(self.topics.status, status_payload(*state), qos=1, retain=True)
+            last_status = state
+        if speaker.volume != last_volume:
+            await client.publish(
+                self.topics.volume, str(speaker.volume).encode(), qos=1, retain=True
+            )
+            last_volume = speaker.volume
+        return last_status, last_volume

@@ -47,6 +47,7 @@ class Stats:
     utterances: int = 0
     chunks: int = 0
     duplicates: int = 0
+    retained_ignored: int = 0
     late_chunks: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     played: int = 0

@@ -168,6 +168,8 @@ class Brain:
         self.problem = err.problem
         if err.problem is Problem.INVALID_AUTH:
             self._create_issue("ollama_unauthorized", "ollama_unauthorized", placeholders)
+            if entry := self.hass.config_entries.async_get_entry(self.entry_id):
+                entry.async_start_reauth(self.hass)
         elif err.problem in (Problem.CANNOT_CONNECT, Problem.TIMEOUT):
             self._create_issue("ollama_unreachable", "ollama_unreachable", placeholders)
         if self._recheck is None:

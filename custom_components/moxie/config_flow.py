@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +43,13 @@ from .const import (
     SUBENTRY_AGENT,
 )
 
+REAUTH_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_API_KEY): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+    }
+)
 BRAIN_SCHEMA = vol.Schema(
     {
         vol.Optional(CONF_URL): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
@@ -220,6 +228,30 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure_brain",
             data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Ollama refused the API key: ask for it again."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Check the new API key against the entry's Ollama URL, then save it."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            brain, _models, errors = await self._async_check_brain(
+                {CONF_URL: entry.data[CONF_URL], CONF_API_KEY: user_input.get(CONF_API_KEY)}
+            )
+            if brain is not None:
+                data = {k: v for k, v in entry.data.items() if k != CONF_API_KEY} | brain
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=REAUTH_SCHEMA,
+            description_placeholders={"url": entry.data[CONF_URL]},
             errors=errors,
         )
 

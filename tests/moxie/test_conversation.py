@@ -11,6 +11,7 @@ from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import intent, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -291,16 +292,29 @@ async def test_model_missing(
 async def test_unauthorized(
     hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
 ) -> None:
-    """Ollama behind a key it does not get: the user hears it, and a repair issue says so."""
+    """A refused key: the user hears it, a repair issue says so, and reauth asks for the key."""
     ollama_server.api_key = "secreto"
+    issue_id = f"ollama_unauthorized_{moxie_brain.entry_id}"
 
     result = await converse(hass, "Hola")
 
     assert "clave de acceso no es válida" in speech(result)
-    issue = ir.async_get(hass).async_get_issue(
-        "moxie", f"ollama_unauthorized_{moxie_brain.entry_id}"
-    )
-    assert issue is not None
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler("moxie")
+    assert flow["context"]["source"] == "reauth"
+    assert flow["step_id"] == "reauth_confirm"
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"api_key": "no"})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"api_key": "secreto"})
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert moxie_brain.data["api_key"] == "secreto"
+    assert speech(await converse(hass, "Hola")) == "Eco: Hola"
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is None
 
 
 async def test_failure_mid_answer(

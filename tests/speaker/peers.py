@@ -134,6 +134,13 @@ class SpeakerProcess:
         _terminate(self._proc)
         self._proc = None
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, no goodbye to the broker."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
     @property
     def pid(self) -> int:
         """Process id of the running speaker."""

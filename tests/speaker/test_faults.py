@@ -168,3 +168,23 @@ async def test_retained_speech_is_not_spoken(
     stats = await get_json(f"{speaker.url}/api/stats")
     assert stats["retained_ignored"] == 1
     assert stats["utterances"] == 1
+
+
+async def test_crash_publishes_last_will_and_restart_catches_up(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """A killed speaker goes offline by last will; what was said meanwhile plays on restart."""
+    async with MqttPeer(mosquitto) as peer:
+        speaker = start_speaker(["--no-pacing"])
+        await wait_connected(speaker)
+        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"online")
+        speaker.kill()
+        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"offline")
+        await peer.publish(TEXT, _speech("Mientras dormías.", "while-down"))
+        await peer.publish(TEXT, "Y esto también.")
+        speaker.start()
+        entries = await wait_history(speaker, lambda h: len(h) == 2)
+        online = peer.on("moxie/speaker/availability")
+        assert online[-1] == b"online"
+    assert entries[0]["id"] == "while-down"
+    assert entries[1]["text"] == "Y esto también."

@@ -11,6 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -181,9 +182,15 @@ async def direct_synthesize(uri: str, text: str) -> bytes:
 class MqttPeer:
     """A real MQTT client on the test's side: publishes and records what it receives."""
 
-    def __init__(self, broker: Mosquitto, topics: Sequence[str] = ("moxie/#",)) -> None:
+    def __init__(
+        self,
+        broker: Mosquitto,
+        topics: Sequence[str] = ("moxie/#",),
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
         """Subscribe to topics on broker once entered."""
         self.broker = broker
+        self.tls_context = tls_context
         self.topics = topics
         self.messages: list[tuple[str, bytes, bool]] = []
         self._changed = asyncio.Event()
@@ -192,7 +199,9 @@ class MqttPeer:
 
     async def __aenter__(self) -> Self:
         """Connect, subscribe and start recording."""
-        self._client = aiomqtt.Client(self.broker.host, self.broker.port)
+        self._client = aiomqtt.Client(
+            self.broker.host, self.broker.port, tls_context=self.tls_context
+        )
         await self._client.__aenter__()
         for topic in self.topics:
             await self._client.subscribe(topic, qos=1)

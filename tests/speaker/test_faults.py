@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -188,3 +189,19 @@ async def test_crash_publishes_last_will_and_restart_catches_up(
         assert online[-1] == b"online"
     assert entries[0]["id"] == "while-down"
     assert entries[1]["text"] == "Y esto también."
+
+
+async def test_max_age_drops_stale_speech(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """With --max-age, speech stamped long ago (a backlog) is dropped and counted."""
+    speaker = start_speaker(["--no-pacing", "--max-age", "60"])
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech("De ayer.", "old", timestamp=time.time() - 86400))
+        await peer.publish(TEXT, _speech("De ahora.", "new", timestamp=time.time()))
+        await peer.publish(TEXT, "Sin marca de tiempo.")
+        entries = await wait_history(speaker, lambda h: len(h) == 2)
+    assert entries[0]["id"] == "new"
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert stats["expired"] == 1

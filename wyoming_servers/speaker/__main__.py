@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Seconds to wait for a missing chunk before speaking what came",
     )
     add(
+        "--max-age",
+        type=float,
+        default=float(_env("MAX_AGE", "0")),
+        help="Drop speech whose timestamp is older than this many seconds (0: never)",
+    )
+    add(
         "--monitor",
         default=_env("MONITOR", "127.0.0.1:8787"),
         help="Monitor address host:port ('off' to disable)",
@@ -123,6 +129,7 @@ async def run(args: argparse.Namespace) -> None:
         synth,
         sink,
         chunk_timeout=args.chunk_timeout,
+        max_age=args.max_age,
         stop_clears_queue=args.stop_clears_queue,
         volume=args.volume,
     )

@@ -104,6 +104,9 @@ async def metrics(request: web.Request) -> web.Response:
            {"": stats.messages})  # fmt: skip
     metric("utterances_total", "counter", "Utterances accepted.", {"": stats.utterances})
     metric("duplicates_total", "counter", "Redeliveries ignored.", {"": stats.duplicates})
+    metric("expired_total", "counter", "Speech older than --max-age.", {"": stats.expired})
+    metric("retained_ignored_total", "counter", "Retained speech ignored.",
+           {"": stats.retained_ignored})  # fmt: skip
     metric(
         "rejected_total",
         "counter",

@@ -48,6 +48,7 @@ class Stats:
     chunks: int = 0
     duplicates: int = 0
     retained_ignored: int = 0
+    expired: int = 0
     late_chunks: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     played: int = 0
@@ -92,6 +93,7 @@ class Speaker:
         sink: Sink,
         *,
         chunk_timeout: float = 30.0,
+        max_age: float = 0.0,
         stop_clears_queue: bool = False,
         volume: int = 100,
     ) -> None:
@@ -99,6 +101,7 @@ class Speaker:
         self.synth = synth
         self.sink = sink
         self.chunk_timeout = chunk_timeout
+        self.max_age = max_age
         self.stop_clears_queue = stop_clears_queue
         self.volume = volume
         self.queue = SpeechQueue()
@@ -137,6 +140,14 @@ class Speaker:
             self.stats.rejected[err.kind] += 1
             _LOGGER.warning("Rejected speech payload (%s): %s", err.kind, err.detail)
             return None
+        if self.max_age > 0 and part.timestamp is not None:
+            age = time.time() - part.timestamp
+            if age > self.max_age:
+                self.stats.expired += 1
+                _LOGGER.info(
+                    "Dropping %s: said %.0f s ago (--max-age %s)", part.id, age, self.max_age
+                )
+                return None
         result, utterance = self.queue.add(part)
         if result is AddResult.DUPLICATE:
             self.stats.duplicates += 1
@@ -146,6 +157,7 @@ class Speaker:
             _LOGGER.debug("Chunk %s of finished/stopped %s ignored", part.chunk, part.id)
         elif result is AddResult.PART:
             self.stats.chunks += 1
+            self._changed()  # current_text grows
         else:
             self.stats.utterances += 1
             self.stats.chunks += 1

@@ -24,7 +24,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .brain import Brain, BrainError, as_brain_error, async_list_models
+from .brain import Brain, BrainError, async_list_models
 from .const import (
     CONF_KEEP_ALIVE,
     CONF_LANGUAGE,
@@ -220,14 +220,10 @@ class AgentSubentryFlow(ConfigSubentryFlow):
         brain = self._brain()
         assert brain is not None
         try:
-            async for progress in await brain.client.pull(model, stream=True):
-                if progress.total and progress.completed is not None:
-                    self.async_update_progress(min(progress.completed / progress.total, 1.0))
-        except Exception as err:  # noqa: BLE001 - any failure ends the pull with a message
-            self._pull_error = as_brain_error(err, model)
+            await brain.async_pull(model, self.async_update_progress)
+        except BrainError as err:
+            self._pull_error = err
             _LOGGER.warning("Pulling %s failed: %s", model, err)
-        else:
-            await brain.async_check()
 
     async def async_step_download_failed(
         self, user_input: dict[str, Any] | None = None

@@ -161,7 +161,12 @@ class Brain:
             # Ollama answered, so the connection itself is fine.
             self.async_report_ok()
             self.missing_models.add(err.model)
-            self._create_issue(f"model_missing_{err.model}", "model_missing", placeholders)
+            self._create_issue(
+                f"model_missing_{err.model}",
+                "model_missing",
+                placeholders,
+                fix_data={"entry_id": self.entry_id, "model": err.model},
+            )
             return
         if self.problem is None:
             _LOGGER.warning("Ollama at %s: %s (%s)", self.url, err.problem, err)
@@ -181,6 +186,22 @@ class Brain:
                 cancel_on_shutdown=True,
             )
 
+    async def async_pull(self, model: str, on_progress: Callable[[float], None]) -> None:
+        """Pull model through Ollama, reporting the share of bytes received (0 to 1)."""
+        try:
+            async for progress in await self.client.pull(model, stream=True):
+                if progress.total and progress.completed is not None:
+                    on_progress(min(progress.completed / progress.total, 1.0))
+        except (
+            ollama.ResponseError,
+            ollama.RequestError,
+            httpx.HTTPError,
+            ConnectionError,
+            TimeoutError,
+        ) as err:
+            raise as_brain_error(err, model) from err
+        await self.async_check()
+
     async def _async_recheck(self, _now: object) -> None:
         await self.async_check()
 
@@ -192,12 +213,19 @@ class Brain:
     def _issue_id(self, key: str) -> str:
         return f"{key}_{self.entry_id}"
 
-    def _create_issue(self, key: str, translation_key: str, placeholders: dict[str, str]) -> None:
+    def _create_issue(
+        self,
+        key: str,
+        translation_key: str,
+        placeholders: dict[str, str],
+        fix_data: dict[str, str | int | float | None] | None = None,
+    ) -> None:
         ir.async_create_issue(
             self.hass,
             DOMAIN,
             self._issue_id(key),
-            is_fixable=False,
+            is_fixable=fix_data is not None,
+            data=fix_data,
             severity=ir.IssueSeverity.ERROR,
             translation_key=translation_key,
             translation_placeholders=placeholders,

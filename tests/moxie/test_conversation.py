@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from aiohttp.test_utils import TestClient
 from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
@@ -25,7 +26,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.moxie import assistant_status
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_fixtures import AGENT_OPTIONS
-from tests.ollama_server import ChatReply, OllamaServer, ToolCall
+from tests.ollama_server import ChatReply, Model, OllamaServer, ToolCall
 
 AGENT = "conversation.moxie"
 
@@ -283,7 +284,7 @@ async def test_model_missing(
         "moxie", f"ollama_unreachable_{moxie_brain.entry_id}"
     )
 
-    ollama_server.models["llama3.2:3b"] = ollama_server.models["qwen3:4b"].__class__("llama3.2:3b")
+    ollama_server.models["llama3.2:3b"] = Model("llama3.2:3b")  # pulled by hand
     result = await converse(hass, "Hola")
     assert speech(result) == "Eco: Hola"
     assert ir.async_get(hass).async_get_issue("moxie", issue_id) is None
@@ -477,3 +478,71 @@ async def test_status_goes_idle_when_the_speaker_never_starts(
     await converse(hass, "Hola")
 
     await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)
+
+
+async def finish_progress(client: TestClient, flow: dict[str, Any]) -> dict[str, Any]:
+    """Poll the fix flow as the frontend does until the pull's progress is over."""
+    async with asyncio.timeout(10):
+        while flow["type"] in ("progress", "progress_done"):
+            await asyncio.sleep(0.02)
+            flow = await (await client.get(f"/api/repairs/issues/fix/{flow['flow_id']}")).json()
+    return flow
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "model": "llama3.2:3b"}])
+async def test_model_missing_repair_pulls_the_model(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+) -> None:
+    """Fixing the missing-model issue (repairs API) pulls the model; then Moxie answers."""
+    assert await async_setup_component(hass, "repairs", {})
+    issue_id = f"model_missing_llama3.2:3b_{moxie_brain.entry_id}"
+    await converse(hass, "Hola")
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id).is_fixable
+    client = await hass_client()
+
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": "moxie", "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    assert flow["description_placeholders"] == {"model": "llama3.2:3b"}
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    flow = await response.json()
+    assert flow["type"] == "progress"
+    assert flow["progress_action"] == "pull"
+    flow = await finish_progress(client, flow)
+
+    assert flow["type"] == "create_entry"
+    assert "llama3.2:3b" in ollama_server.models
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is None
+    assert speech(await converse(hass, "Hola")) == "Eco: Hola"
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "model": "noexiste:1b"}])
+async def test_model_missing_repair_reports_a_failed_pull(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+) -> None:
+    """A model Ollama cannot pull: the fix flow says why and the issue stays."""
+    assert await async_setup_component(hass, "repairs", {})
+    ollama_server.pullable = set()
+    issue_id = f"model_missing_noexiste:1b_{moxie_brain.entry_id}"
+    await converse(hass, "Hola")
+    client = await hass_client()
+    flow = await (
+        await client.post(
+            "/api/repairs/issues/fix", json={"handler": "moxie", "issue_id": issue_id}
+        )
+    ).json()
+    flow = await (await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})).json()
+    flow = await finish_progress(client, flow)
+
+    assert flow["type"] == "abort"
+    assert flow["reason"] == "download_failed"
+    assert "file does not exist" in flow["description_placeholders"]["error"]
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None

@@ -59,7 +59,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
         mirror=mirror,
         discovery=discovery,
         status=status,
-        brain=await async_start_brain(hass, entry),
+        brain=async_start_brain(hass, entry),
         takeovers=async_setup_takeovers(hass, entry, mirror),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

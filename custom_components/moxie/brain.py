@@ -118,13 +118,12 @@ class Brain:
         self.problem: Problem | None = None
         self.missing_models: set[str] = set()
         self._recheck: CALLBACK_TYPE | None = None
-
-    async def async_start(self) -> None:
-        """Check the connection once; a problem is reported, never raised."""
-        await self.async_check()
+        self.start_task: asyncio.Task[bool] | None = None
 
     async def async_close(self) -> None:
         """Stop checking and close the client (repair issues stay until fixed)."""
+        if self.start_task is not None:
+            self.start_task.cancel()
         self._stop_recheck()
         await async_close_client(self.client)
 
@@ -236,12 +235,18 @@ class Brain:
         ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(f"model_missing_{model}"))
 
 
-async def async_start_brain(hass: HomeAssistant, entry: MoxieConfigEntry) -> Brain | None:
-    """Create and check the brain of entry; None for a Moxie without Ollama URL."""
+@callback
+def async_start_brain(hass: HomeAssistant, entry: MoxieConfigEntry) -> Brain | None:
+    """Create the brain of entry and check it in the background; None without Ollama URL.
+
+    The check never delays the setup: the speech mirror works whatever Ollama does.
+    """
     if not (url := entry.data.get(CONF_URL)):
         return None
     brain = Brain(hass, entry.entry_id, entry.title, url, entry.data.get(CONF_API_KEY))
-    await brain.async_start()
+    brain.start_task = entry.async_create_background_task(
+        hass, brain.async_check(), "Moxie brain check"
+    )
     return brain
 
 

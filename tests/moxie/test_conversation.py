@@ -344,6 +344,7 @@ async def test_diagnostics_describe_the_brain_without_the_key(
     )
     await hass.async_block_till_done()
     await converse(hass, "Hola")
+    await wait_until(lambda: moxie_brain.runtime_data.brain.models == ["qwen3:4b"])
 
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, moxie_brain)
 
@@ -418,7 +419,13 @@ async def test_ollama_down_at_setup_keeps_the_speech_mirror(
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
-    assert ir.async_get(hass).async_get_issue("moxie", f"ollama_unreachable_{entry.entry_id}")
+    # The setup does not wait for Ollama; its check opens the issue a moment later.
+    await wait_until(
+        lambda: (
+            ir.async_get(hass).async_get_issue("moxie", f"ollama_unreachable_{entry.entry_id}")
+            is not None
+        )
+    )
     await hass.services.async_call("moxie", "say", {"text": "Sigo hablando."}, blocking=True)
     said = await mqtt_probe.wait_for("moxie/tts/text")
     assert said[0].json()["text"] == "Sigo hablando."
@@ -546,3 +553,34 @@ async def test_model_missing_repair_reports_a_failed_pull(
     assert flow["reason"] == "download_failed"
     assert "file does not exist" in flow["description_placeholders"]["error"]
     assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None
+
+
+async def test_hung_ollama_does_not_hold_up_the_setup(
+    hass: HomeAssistant,
+    ollama_server: OllamaServer,
+    agent_options: dict[str, Any],
+    *,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+) -> None:
+    """Setup finishes while Ollama has not answered at all; unloading then is clean."""
+    ollama_server.stall = asyncio.Event()
+    entry = MockConfigEntry(
+        domain="moxie",
+        title="Moxie",
+        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama_server.url},
+        unique_id="moxie",
+        subentries_data=[
+            ConfigSubentryData(
+                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert not ollama_server.stall.is_set()
+    assert hass.states.get("conversation.moxie") is not None
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    ollama_server.stall.set()

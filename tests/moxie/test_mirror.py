@@ -14,7 +14,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from tests.moxie.conftest import wait_state
+from tests.broker import Mosquitto
+from tests.moxie.conftest import MOXIE_DATA, wait_state, wait_subscribed
 from tests.mqtt_probe import MqttProbe
 
 SPEECH = "event.moxie_speech"
@@ -230,3 +231,60 @@ async def test_bad_puppet_payloads_are_rejected(
     assert mirrored.json()["text"] == "ya está"
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, moxie_entry)
     assert diagnostics["mirror"]["rejected"] == {"not_utf8": 1, "empty": 1, "too_long": 1}
+
+
+async def test_partial_and_inconsistent_chunks_are_rejected(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    moxie_entry: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Chunks whose total changes midway are rejected.
+    first = {"text": "uno", "chunk": 1, "total_chunks": 3, "id": "z"}
+    await mqtt_probe.publish("moxie/tts/text", json.dumps(first))
+    await mqtt_probe.publish(
+        "moxie/tts/text", json.dumps({"text": "dos", "chunk": 2, "total_chunks": 2, "id": "z"})
+    )
+    # An utterance whose chunks stop arriving is dropped (and counted) once it is stale.
+    monkeypatch.setattr("custom_components.moxie.mirror.REASSEMBLY_TIMEOUT", 0.0)
+    await mqtt_probe.publish("moxie/tts/text", "siguiente")
+    [event] = await mqtt_probe.wait_for("moxie/speech")
+    assert event.json()["text"] == "siguiente"
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, moxie_entry)
+    assert diagnostics["mirror"]["rejected"] == {"invalid_field": 1, "incomplete": 1}
+
+
+async def test_oversized_puppet_payload_is_rejected(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    moxie_entry: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+) -> None:
+    await mqtt_probe.publish("moxie/puppet/set", b"p" * (64 * 1024 + 1))
+    await mqtt_probe.publish("moxie/puppet/set", "corto")
+    [mirrored] = await mqtt_probe.wait_for("moxie/tts/text")
+    assert mirrored.json()["text"] == "corto"
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, moxie_entry)
+    assert diagnostics["mirror"]["rejected"] == {"too_large": 1}
+
+
+async def test_retained_leftover_on_the_mirror_is_not_an_utterance(
+    hass: HomeAssistant,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    mosquitto: Mosquitto,
+) -> None:
+    # Someone left a retained message on the mirror topic before Moxie started.
+    await mqtt_probe.publish("moxie/tts/text", "viejo", retain=True)
+    await mqtt_probe.wait_for("moxie/tts/text")
+    entry = MockConfigEntry(domain="moxie", title="Moxie", data=MOXIE_DATA, unique_id="moxie")
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_state(hass, SPEECH, lambda s: s.state != "unavailable")
+    await wait_subscribed(mosquitto, "moxie/tts/text")
+    await mqtt_probe.publish("moxie/tts/text", "nuevo")
+    [event] = await mqtt_probe.wait_for("moxie/speech")
+    assert event.json()["text"] == "nuevo"
+    await mqtt_probe.publish("moxie/tts/text", "", retain=True)  # clear it

@@ -107,8 +107,9 @@ class WyomingSynth:
         try:
             async with self._client() as client:
                 if streaming:
-                    async for item in self._stream(client, parts, voice):
-                        yield item
+                    async with contextlib.aclosing(self._stream(client, parts, voice)) as stream:
+                        async for item in stream:
+                            yield item
                 else:
                     text = await _join(parts)
                     await client.write_event(Synthesize(text=text, voice=voice).event())
@@ -120,7 +121,7 @@ class WyomingSynth:
 
     async def _stream(
         self, client: AsyncClient, parts: AsyncIterator[str], voice: SynthesizeVoice | None
-    ) -> AsyncIterator[AudioFormat | bytes]:
+    ) -> AsyncGenerator[AudioFormat | bytes]:
         await client.write_event(SynthesizeStart(voice=voice).event())
         sender = asyncio.create_task(_send_parts(client, parts))
         try:

@@ -19,7 +19,14 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from tests.broker import Mosquitto
 from tests.ollama_server import OllamaServer
 
-__all__ = ["AGENT_OPTIONS", "moxie_brain", "ollama_server", "wait_broker_subscribed"]
+__all__ = [
+    "AGENT_OPTIONS",
+    "agent_options",
+    "extra_subentries",
+    "moxie_brain",
+    "ollama_server",
+    "wait_broker_subscribed",
+]
 
 AGENT_OPTIONS: dict[str, Any] = {
     CONF_MODEL: "qwen3:4b",
@@ -57,10 +64,17 @@ def agent_options() -> dict[str, Any]:
 
 
 @pytest.fixture
+def extra_subentries() -> list[ConfigSubentryData]:
+    """More subentries for `moxie_brain` (override to add AI tasks or agents)."""
+    return []
+
+
+@pytest.fixture
 async def moxie_brain(
     hass: HomeAssistant,
     ollama_server: OllamaServer,
     agent_options: dict[str, Any],
+    extra_subentries: list[ConfigSubentryData],
     *,
     enable_custom_integrations: None,
     mqtt_ready: MockConfigEntry,
@@ -80,7 +94,8 @@ async def moxie_brain(
         subentries_data=[
             ConfigSubentryData(
                 data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
-            )
+            ),
+            *extra_subentries,
         ],
     )
     entry.add_to_hass(hass)

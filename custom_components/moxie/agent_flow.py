@@ -33,6 +33,7 @@ from .const import (
     CONF_TAKEOVER_MINUTES,
     CONF_THINK,
     DEFAULT_AGENT_NAME,
+    DEFAULT_AI_TASK_NAME,
     DEFAULT_KEEP_ALIVE,
     DEFAULT_LANGUAGE,
     DEFAULT_MAX_HISTORY,
@@ -41,6 +42,7 @@ from .const import (
     DEFAULT_TAKEOVER_MINUTES,
     DEFAULT_THINK,
     MIN_NUM_CTX,
+    SUBENTRY_AGENT,
 )
 from .models import MoxieConfigEntry
 from .persona import persona_prompt
@@ -78,6 +80,16 @@ def agent_defaults(hass: HomeAssistant, language: str, model: str) -> dict[str, 
     }
 
 
+def task_defaults(model: str) -> dict[str, Any]:
+    """Return the options of a new AI task: the model and its tuning."""
+    return {
+        CONF_MODEL: model,
+        CONF_KEEP_ALIVE: DEFAULT_KEEP_ALIVE,
+        CONF_NUM_CTX: DEFAULT_NUM_CTX,
+        CONF_THINK: DEFAULT_THINK,
+    }
+
+
 def _box(minimum: float, maximum: float | None = None) -> NumberSelector:
     config = NumberSelectorConfig(min=minimum, step=1, mode=NumberSelectorMode.BOX)
     if maximum is not None:
@@ -86,9 +98,15 @@ def _box(minimum: float, maximum: float | None = None) -> NumberSelector:
 
 
 def agent_schema(
-    hass: HomeAssistant, options: Mapping[str, Any], models: list[str], *, is_new: bool
+    hass: HomeAssistant,
+    options: Mapping[str, Any],
+    models: list[str],
+    *,
+    is_new: bool,
+    subentry_type: str = SUBENTRY_AGENT,
 ) -> vol.Schema:
-    """Return the agent form, with options as suggested values."""
+    """Return the agent (or AI task) form, with options as suggested values."""
+    is_agent = subentry_type == SUBENTRY_AGENT
     model_options = [SelectOptionDict(label=f"{model} ✓", value=model) for model in models] + [
         SelectOptionDict(label=model, value=model)
         for model in SUGGESTED_MODELS
@@ -105,26 +123,33 @@ def agent_schema(
 
     schema: dict[Any, Any] = {}
     if is_new:
-        schema[vol.Required(CONF_NAME, default=DEFAULT_AGENT_NAME)] = TextSelector()
+        name = DEFAULT_AGENT_NAME if is_agent else DEFAULT_AI_TASK_NAME
+        schema[vol.Required(CONF_NAME, default=name)] = TextSelector()
+    schema[vol.Required(CONF_MODEL, description=suggested(CONF_MODEL))] = SelectSelector(
+        SelectSelectorConfig(options=model_options, custom_value=True)
+    )
+    if is_agent:
+        schema |= {
+            vol.Optional(CONF_PROMPT, description=suggested(CONF_PROMPT)): TemplateSelector(),
+            vol.Optional(
+                CONF_LLM_HASS_API, description=suggested(CONF_LLM_HASS_API)
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=[SelectOptionDict(label=api.name, value=api.id) for api in apis],
+                    multiple=True,
+                )
+            ),
+            vol.Optional(CONF_MAX_HISTORY, description=suggested(CONF_MAX_HISTORY)): _box(0, 1000),
+        }
     schema |= {
-        vol.Required(CONF_MODEL, description=suggested(CONF_MODEL)): SelectSelector(
-            SelectSelectorConfig(options=model_options, custom_value=True)
-        ),
-        vol.Optional(CONF_PROMPT, description=suggested(CONF_PROMPT)): TemplateSelector(),
-        vol.Optional(CONF_LLM_HASS_API, description=suggested(CONF_LLM_HASS_API)): SelectSelector(
-            SelectSelectorConfig(
-                options=[SelectOptionDict(label=api.name, value=api.id) for api in apis],
-                multiple=True,
-            )
-        ),
-        vol.Optional(CONF_MAX_HISTORY, description=suggested(CONF_MAX_HISTORY)): _box(0, 1000),
         vol.Optional(CONF_KEEP_ALIVE, description=suggested(CONF_KEEP_ALIVE)): _box(-1),
         vol.Optional(CONF_NUM_CTX, description=suggested(CONF_NUM_CTX)): _box(MIN_NUM_CTX),
         vol.Optional(CONF_THINK, description=suggested(CONF_THINK)): BooleanSelector(),
-        vol.Optional(CONF_TAKEOVER_MINUTES, description=suggested(CONF_TAKEOVER_MINUTES)): _box(
-            1, 1440
-        ),
     }
+    if is_agent:
+        schema[
+            vol.Optional(CONF_TAKEOVER_MINUTES, description=suggested(CONF_TAKEOVER_MINUTES))
+        ] = _box(1, 1440)
     return vol.Schema(schema)
 
 
@@ -178,17 +203,31 @@ class AgentSubentryFlow(ConfigSubentryFlow):
                 model = next((m for m in models if m == DEFAULT_MODEL), None) or (
                     models[0] if models else DEFAULT_MODEL
                 )
-                options = agent_defaults(self.hass, language, model)
+                options = (
+                    agent_defaults(self.hass, language, model)
+                    if self._subentry_type == SUBENTRY_AGENT
+                    else task_defaults(model)
+                )
             else:
                 options = dict(self._get_reconfigure_subentry().data)
             return self.async_show_form(
                 step_id="set_options",
-                data_schema=agent_schema(self.hass, options, models, is_new=self._is_new),
+                data_schema=agent_schema(
+                    self.hass,
+                    options,
+                    models,
+                    is_new=self._is_new,
+                    subentry_type=self._subentry_type,
+                ),
             )
 
         options = dict(user_input)
         if self._is_new:
-            self._title = str(options.pop(CONF_NAME)).strip() or DEFAULT_AGENT_NAME
+            self._title = str(options.pop(CONF_NAME)).strip() or (
+                DEFAULT_AGENT_NAME
+                if self._subentry_type == SUBENTRY_AGENT
+                else DEFAULT_AI_TASK_NAME
+            )
         options[CONF_MODEL] = str(options[CONF_MODEL]).strip()
         self._options = options
         if not installed(options[CONF_MODEL], models):

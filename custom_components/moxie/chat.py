@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 import json
 import logging
 from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.const import CONF_MODEL
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
 from homeassistant.helpers.json import json_dumps
+import httpx
 import ollama
 import probatio
 
-from .const import DOMAIN
+from .brain import Brain, as_brain_error
+from .const import (
+    CONF_KEEP_ALIVE,
+    CONF_MAX_HISTORY,
+    CONF_NUM_CTX,
+    CONF_THINK,
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_HISTORY,
+    DEFAULT_NUM_CTX,
+    DEFAULT_THINK,
+    DOMAIN,
+    MAX_TOOL_ITERATIONS,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -184,3 +198,77 @@ async def transform_stream(
             )
         if delta:
             yield delta
+
+
+def keep_alive(seconds: int) -> int | str:
+    """Ollama's keep_alive: -1 (forever) as a number, other values as a duration string."""
+    return seconds if seconds < 0 else f"{seconds}s"
+
+
+async def async_stream_answer(
+    brain: Brain,
+    options: Mapping[str, Any],
+    chat_log: conversation.ChatLog,
+    agent_id: str,
+    on_content: Callable[[str], None],
+    *,
+    structure: probatio.Schema | None = None,
+) -> bool:
+    """Stream the model's answer into the chat log, running tools in a bounded loop.
+
+    `options` are the agent's (model, max_history, keep_alive, num_ctx, think); `structure`
+    asks Ollama for JSON following that schema. Returns False when the model still called tools
+    after MAX_TOOL_ITERATIONS rounds; raises BrainError when Ollama fails.
+    """
+    model: str = options[CONF_MODEL]
+    custom_serializer = chat_log.llm_api.custom_serializer if chat_log.llm_api else None
+    tools = (
+        [format_tool(tool, custom_serializer) for tool in chat_log.llm_api.tools]
+        if chat_log.llm_api
+        else None
+    )
+    output_format = (
+        probatio.to_openapi(
+            structure,
+            custom_serializer=custom_serializer or llm.selector_serializer,
+            openapi_version="3.1.0",
+        )
+        if structure
+        else None
+    )
+    messages = trim_history(
+        [to_message(content) for content in chat_log.content],
+        int(options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY)),
+    )
+    for _round in range(MAX_TOOL_ITERATIONS):
+        try:
+            stream = await brain.client.chat(
+                model=model,
+                messages=list(messages),
+                tools=tools,
+                stream=True,
+                keep_alive=keep_alive(int(options.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))),
+                options={"num_ctx": int(options.get(CONF_NUM_CTX, DEFAULT_NUM_CTX))},
+                think=bool(options.get(CONF_THINK, DEFAULT_THINK)),
+                format=output_format,
+            )
+            messages.extend(
+                [
+                    to_message(content)
+                    async for content in chat_log.async_add_delta_content_stream(
+                        agent_id, transform_stream(stream, on_content)
+                    )
+                ]
+            )
+        except (
+            ollama.ResponseError,
+            ollama.RequestError,
+            httpx.HTTPError,
+            ConnectionError,
+            TimeoutError,
+        ) as err:
+            raise as_brain_error(err, model) from err
+        if not chat_log.unresponded_tool_results:
+            return True
+    _LOGGER.warning("The model still called tools after %s rounds", MAX_TOOL_ITERATIONS)
+    return False

@@ -41,6 +41,7 @@ from .const import (
     DOMAIN,
     LANGUAGES,
     SUBENTRY_AGENT,
+    SUBENTRY_AI_TASK,
 )
 
 REAUTH_SCHEMA = vol.Schema(
@@ -108,8 +109,8 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Moxie's conversation agents are subentries."""
-        return {SUBENTRY_AGENT: AgentSubentryFlow}
+        """Moxie's conversation agents and AI tasks are subentries."""
+        return {SUBENTRY_AGENT: AgentSubentryFlow, SUBENTRY_AI_TASK: AgentSubentryFlow}
 
     async def _async_mqtt_problem(self) -> str | None:
         """Return an abort reason when Home Assistant's MQTT integration is not usable."""

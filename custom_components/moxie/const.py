@@ -35,9 +35,11 @@ SERVICE_STOP: Final = "stop"
 
 # Moxie's brain: the Ollama conversation agent (config entry data and agent subentry options).
 SUBENTRY_AGENT: Final = "conversation"
+SUBENTRY_AI_TASK: Final = "ai_task_data"
 DEFAULT_URL: Final = "http://localhost:11434"
 DEFAULT_MODEL: Final = "qwen3:4b-instruct"
 DEFAULT_AGENT_NAME: Final = "Moxie"
+DEFAULT_AI_TASK_NAME: Final = "AI task"
 CONF_KEEP_ALIVE: Final = "keep_alive"
 DEFAULT_KEEP_ALIVE: Final = -1  # seconds; -1 keeps the model loaded, 0 unloads it at once
 CONF_NUM_CTX: Final = "num_ctx"

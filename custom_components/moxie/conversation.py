@@ -11,25 +11,11 @@ from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT, MATC
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, intent
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-import httpx
-import ollama
 
 from .answer import AnswerSpeaker
-from .brain import Brain, BrainError, Problem, as_brain_error
-from .chat import format_tool, to_message, transform_stream, trim_history
-from .const import (
-    CONF_KEEP_ALIVE,
-    CONF_MAX_HISTORY,
-    CONF_NUM_CTX,
-    CONF_THINK,
-    DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_HISTORY,
-    DEFAULT_NUM_CTX,
-    DEFAULT_THINK,
-    DOMAIN,
-    MAX_TOOL_ITERATIONS,
-    SUBENTRY_AGENT,
-)
+from .brain import Brain, BrainError, Problem
+from .chat import async_stream_answer
+from .const import DOMAIN, SUBENTRY_AGENT
 from .entity import MoxieEntity
 from .models import MoxieConfigEntry
 from .persona import Line, line, persona_prompt
@@ -53,10 +39,10 @@ async def async_setup_entry(
     """Add one agent per conversation subentry (a Moxie without Ollama URL has none).
 
     The agents join the Moxie device, which belongs to the entry itself (a device can belong to
-    one subentry only), so the entities of removed agents are cleaned up here.
+    one subentry only), so the entities of removed subentries are cleaned up here.
     """
     agents = [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_AGENT]
-    _async_remove_stale_entities(hass, entry, {s.subentry_id for s in agents})
+    _async_remove_stale_entities(hass, entry, set(entry.subentries))
     if (brain := entry.runtime_data.brain) is None:
         return
     async_add_entities(MoxieConversationEntity(entry, subentry, brain) for subentry in agents)
@@ -66,7 +52,7 @@ async def async_setup_entry(
 def _async_remove_stale_entities(
     hass: HomeAssistant, entry: MoxieConfigEntry, agent_ids: set[str]
 ) -> None:
-    """Remove the agent and takeover entities of agents that no longer exist."""
+    """Remove the agent, AI task and takeover entities of subentries that no longer exist."""
     registry = er.async_get(hass)
     prefix = f"{entry.entry_id}_"
     for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
@@ -75,17 +61,12 @@ def _async_remove_stale_entities(
         key = entity.unique_id.removeprefix(prefix)
         if entity.domain == "switch" and key.endswith("_takeover"):
             agent_id = key.removesuffix("_takeover")
-        elif entity.domain == "conversation":
+        elif entity.domain in ("conversation", "ai_task"):
             agent_id = key
         else:
             continue
         if agent_id not in agent_ids:
             registry.async_remove(entity.entity_id)
-
-
-def keep_alive(seconds: int) -> int | str:
-    """Ollama's keep_alive: -1 (forever) as a number, other values as a duration string."""
-    return seconds if seconds < 0 else f"{seconds}s"
 
 
 class MoxieConversationEntity(
@@ -167,49 +148,11 @@ class MoxieConversationEntity(
     async def _async_answer(
         self, chat_log: conversation.ChatLog, speaker: AnswerSpeaker, language: str
     ) -> None:
-        """Stream the model's answer into the chat log, running tools in a bounded loop."""
-        settings = self.subentry.data
-        model: str = settings[CONF_MODEL]
-        tools: list[dict[str, object]] | None = None
-        if chat_log.llm_api:
-            tools = [
-                format_tool(tool, chat_log.llm_api.custom_serializer)
-                for tool in chat_log.llm_api.tools
-            ]
-        messages = trim_history(
-            [to_message(content) for content in chat_log.content],
-            int(settings.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY)),
-        )
-        for _round in range(MAX_TOOL_ITERATIONS):
-            try:
-                stream = await self.brain.client.chat(
-                    model=model,
-                    messages=list(messages),
-                    tools=tools,
-                    stream=True,
-                    keep_alive=keep_alive(int(settings.get(CONF_KEEP_ALIVE, DEFAULT_KEEP_ALIVE))),
-                    options={"num_ctx": int(settings.get(CONF_NUM_CTX, DEFAULT_NUM_CTX))},
-                    think=bool(settings.get(CONF_THINK, DEFAULT_THINK)),
-                )
-                messages.extend(
-                    [
-                        to_message(content)
-                        async for content in chat_log.async_add_delta_content_stream(
-                            self.entity_id, transform_stream(stream, speaker.feed)
-                        )
-                    ]
-                )
-            except (
-                ollama.ResponseError,
-                ollama.RequestError,
-                httpx.HTTPError,
-                ConnectionError,
-                TimeoutError,
-            ) as err:
-                raise as_brain_error(err, model) from err
-            if not chat_log.unresponded_tool_results:
-                return
-        _LOGGER.warning("The model still called tools after %s rounds", MAX_TOOL_ITERATIONS)
+        """Stream the model's answer into the chat log and the mirror; tools run in a loop."""
+        if await async_stream_answer(
+            self.brain, self.subentry.data, chat_log, self.entity_id, speaker.feed
+        ):
+            return
         text = line("too_many_steps", language)
         chat_log.async_add_assistant_content_without_tools(
             conversation.AssistantContent(agent_id=self.entity_id, content=text)

@@ -16,7 +16,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.moxie.const import DOMAIN
 from tests.broker import Mosquitto
 from tests.mqtt_probe import MqttProbe
-from tests.ollama_fixtures import agent_options, moxie_brain, ollama_server  # noqa: F401
+from tests.ollama_fixtures import (  # noqa: F401
+    agent_options,
+    extra_subentries,
+    moxie_brain,
+    ollama_server,
+)
 
 MOXIE_DATA = {"name": "Moxie", "base_topic": "moxie", "language": "es"}
 

@@ -1,0 +1,65 @@
+"""The speaker's discovered entities in the real Home Assistant, driven as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from homeassistant.components import mqtt
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from tests.moxie.conftest import mqtt_ready, wait_state  # noqa: F401
+from tests.speaker.conftest import SpeakerFactory
+from tests.speaker.peers import get_json, wait_audio, wait_connected, wait_until
+
+LONG = " ".join(f"Frase número {i} de la historia." for i in range(30))
+
+
+async def _entity(hass: HomeAssistant, platform: str, key: str) -> str:
+    registry = er.async_get(hass)
+    unique_id = f"moxie_moxie_speaker_{key}"
+    async with asyncio.timeout(30):
+        while not (entity_id := registry.async_get_entity_id(platform, "mqtt", unique_id)):
+            await asyncio.sleep(0.05)
+    return entity_id
+
+
+async def test_entities_follow_and_drive_the_speaker(
+    hass: HomeAssistant,
+    mqtt_ready: MockConfigEntry,  # noqa: F811
+    start_speaker: SpeakerFactory,
+) -> None:
+    """Speaking (with the text), queue size, volume and Stop work from Home Assistant."""
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    speaking = await _entity(hass, "binary_sensor", "speaking")
+    queue_size = await _entity(hass, "sensor", "queue_size")
+    volume = await _entity(hass, "number", "volume")
+    stop = await _entity(hass, "button", "stop")
+    assert speaking == "binary_sensor.moxie_moxie_speaker_speaking"
+    await wait_state(hass, speaking, lambda s: s.state == "off")
+    await wait_state(hass, volume, lambda s: s.state in {"100", "100.0"})
+
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": volume, "value": 40}, blocking=True
+    )
+    await wait_until(lambda: get_json(f"{speaker.url}/api/status"), lambda s: s["volume"] == 40)
+    await wait_state(hass, volume, lambda s: s.state in {"40", "40.0"})
+
+    await mqtt.async_publish(hass, "moxie/tts/text", json.dumps({"text": LONG, "id": "story"}), 1)
+    await mqtt.async_publish(hass, "moxie/tts/text", "Y luego esto.", 1)
+    await wait_state(hass, queue_size, lambda s: s.state == "1", timeout=30)
+    state = await wait_state(hass, speaking, lambda s: s.state == "on", timeout=30)
+    assert state.attributes["current_text"] == LONG
+    await wait_audio(speaker, "story")
+
+    await hass.services.async_call("button", "press", {"entity_id": stop}, blocking=True)
+    history = await wait_until(
+        lambda: get_json(f"{speaker.url}/api/queue"), lambda q: len(q["history"]) == 2
+    )
+    oldest = history["history"][-1]
+    assert (oldest["id"], oldest["outcome"]) == ("story", "stopped")
+    await wait_state(hass, speaking, lambda s: s.state == "off", timeout=30)
+    await wait_state(hass, queue_size, lambda s: s.state == "0")

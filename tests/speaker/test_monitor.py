@@ -16,6 +16,7 @@ from tests.speaker.peers import (
     get_json,
     wait_connected,
     wait_history,
+    wait_until,
     wav_pcm,
 )
 
@@ -70,6 +71,16 @@ async def test_discovery_availability_and_volume(
 
         speaker.stop()
         await peer.wait_for("moxie/speaker/availability", lambda p: p == b"offline")
+
+        # Restarted without --volume, the speaker takes back the retained volume.
+        speaker.start()
+        await wait_connected(speaker)
+        status = await wait_until(
+            lambda: get_json(f"{speaker.url}/api/status"), lambda s: s["volume"] == 50
+        )
+        assert status["volume"] == 50
+        assert b"100" not in peer.on("moxie/speaker/volume")[1:]
+        speaker.stop()
 
     (wav,) = speaker.wavs()
     loud = array("h", await direct_synthesize(piper.uri, "Más bajito."))

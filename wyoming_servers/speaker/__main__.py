@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--volume",
         type=int,
-        default=int(_env("VOLUME", "100")),
-        help="Initial volume in percent (0-100)",
+        default=None if _env("VOLUME") is None else int(_env("VOLUME")),
+        help="Initial volume in percent (default: the last one set over MQTT, else 100)",
     )
     add(
         "--stop-clears-queue",
@@ -131,7 +131,7 @@ async def run(args: argparse.Namespace) -> None:
         chunk_timeout=args.chunk_timeout,
         max_age=args.max_age,
         stop_clears_queue=args.stop_clears_queue,
-        volume=args.volume,
+        volume=100 if args.volume is None else args.volume,
     )
     settings = MqttSettings(
         host=args.mqtt_host,
@@ -143,7 +143,7 @@ async def run(args: argparse.Namespace) -> None:
         tls_insecure=args.mqtt_tls_insecure,
         client_id=args.mqtt_client_id or f"moxie-speaker-{topics.device_id}",
     )
-    bridge = MqttBridge(settings, topics, speaker)
+    bridge = MqttBridge(settings, topics, speaker, restore_volume=args.volume is None)
     runner = None
     if args.monitor and args.monitor.lower() != "off":
         host, _, port = args.monitor.rpartition(":")

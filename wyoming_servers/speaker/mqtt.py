@@ -18,6 +18,8 @@ _LOGGER = logging.getLogger(__name__)
 
 type StatusKey = tuple[str, str | None, int]
 
+# How long the first connection waits for the retained volume before publishing its own.
+VOLUME_RESTORE_WAIT = 1.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 
@@ -40,14 +42,25 @@ class MqttSettings:
 class MqttBridge:
     """Feeds mirror messages to the speaker and reports its state, across broker restarts."""
 
-    def __init__(self, settings: MqttSettings, topics: Topics, speaker: Speaker) -> None:
-        """Bridge speaker to the broker in settings."""
+    def __init__(
+        self,
+        settings: MqttSettings,
+        topics: Topics,
+        speaker: Speaker,
+        *,
+        restore_volume: bool = False,
+    ) -> None:
+        """Bridge speaker to the broker; restore_volume takes the retained volume at start."""
         self.settings = settings
         self.topics = topics
         self.speaker = speaker
         self.connected = False
         self.connections = 0
         self._dirty = asyncio.Event()
+        # Until set, the volume is not published (the retained one may still come in).
+        self._volume_known = asyncio.Event()
+        if not restore_volume:
+            self._volume_known.set()
         speaker.add_listener(self._dirty.set)
 
     def _client(self) -> aiomqtt.Client:
@@ -111,11 +124,16 @@ class MqttBridge:
                         (topics.text, 1),
                         (topics.stop, 1),
                         (topics.volume_set, 1),
+                        (topics.volume, 1),
                         (topics.ha_status, 1),
                     ]
                 )
                 await client.publish(topics.availability, b"online", qos=1, retain=True)
                 await self._publish_discovery(client)
+                if not self._volume_known.is_set():
+                    asyncio.get_running_loop().call_later(
+                        VOLUME_RESTORE_WAIT, self._volume_restored, None
+                    )
                 async for message in client.messages:
                     await self._dispatch(client, message)
             except asyncio.CancelledError:
@@ -141,13 +159,24 @@ class MqttBridge:
         elif topic.matches(self.topics.stop):
             self.speaker.stop(parse_stop(payload))
         elif topic.matches(self.topics.volume_set):
-            try:
-                self.speaker.set_volume(round(float(payload.decode())))
-            except UnicodeDecodeError, ValueError:
-                _LOGGER.warning("Ignoring volume %r (expected 0-100)", payload[:40])
+            if (volume := _volume(payload)) is not None:
+                self.speaker.set_volume(volume)
+                self._volume_known.set()
+        elif topic.matches(self.topics.volume):
+            if message.retain and not self._volume_known.is_set():
+                self._volume_restored(_volume(payload))
         elif topic.matches(self.topics.ha_status) and payload.strip() == b"online":
             _LOGGER.info("Home Assistant is online: publishing discovery again")
             await self._publish_discovery(client)
+
+    def _volume_restored(self, volume: int | None) -> None:
+        if self._volume_known.is_set():
+            return
+        if volume is not None:
+            _LOGGER.info("Volume %s%% restored from %s", volume, self.topics.volume)
+            self.speaker.set_volume(volume)
+        self._volume_known.set()
+        self._dirty.set()
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         await client.publish(
@@ -184,9 +213,17 @@ class MqttBridge:
         if state != last_status:
             await client.publish(self.topics.status, status_payload(*state), qos=1, retain=True)
             last_status = state
-        if speaker.volume != last_volume:
+        if speaker.volume != last_volume and self._volume_known.is_set():
             await client.publish(
                 self.topics.volume, str(speaker.volume).encode(), qos=1, retain=True
             )
             last_volume = speaker.volume
         return last_status, last_volume
+
+
+def _volume(payload: bytes) -> int | None:
+    try:
+        return min(max(round(float(payload.decode())), 0), 100)
+    except UnicodeDecodeError, ValueError, OverflowError:
+        _LOGGER.warning("Ignoring volume %r (expected 0-100)", payload[:40])
+        return None

@@ -108,7 +108,7 @@ class Brain:
     def __init__(
         self, hass: HomeAssistant, entry_id: str, name: str, url: str, api_key: str | None
     ) -> None:
-        """Create the client; nothing is sent before async_start."""
+        """Create the client; nothing is sent before the first check."""
         self.hass = hass
         self.entry_id = entry_id
         self.name = name
@@ -135,9 +135,13 @@ class Brain:
             self.async_report_problem(err)
             return False
         self.async_report_ok()
-        for model in list(self.missing_models):
-            if model in self.models or f"{model}:latest" in self.models:
-                self._clear_model_missing(model)
+        # Missing-model issues may predate this brain (they survive restarts): scan them all.
+        prefix, suffix = "model_missing_", f"_{self.entry_id}"
+        for domain, issue_id in list(ir.async_get(self.hass).issues):
+            if domain == DOMAIN and issue_id.startswith(prefix) and issue_id.endswith(suffix):
+                model = issue_id.removeprefix(prefix).removesuffix(suffix)
+                if model in self.models or f"{model}:latest" in self.models:
+                    self._clear_model_missing(model)
         return True
 
     @callback
@@ -149,7 +153,7 @@ class Brain:
         self._stop_recheck()
         ir.async_delete_issue(self.hass, DOMAIN, self._issue_id("ollama_unreachable"))
         ir.async_delete_issue(self.hass, DOMAIN, self._issue_id("ollama_unauthorized"))
-        if model is not None and model in self.missing_models:
+        if model is not None:
             self._clear_model_missing(model)
 
     @callback

@@ -584,3 +584,18 @@ async def test_hung_ollama_does_not_hold_up_the_setup(
     assert hass.states.get("conversation.moxie") is not None
     assert await hass.config_entries.async_unload(entry.entry_id)
     ollama_server.stall.set()
+
+
+@pytest.mark.parametrize("agent_options", [{**AGENT_OPTIONS, "model": "llama3.2:3b"}])
+async def test_model_missing_issue_closes_after_a_restart_once_pulled(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    """The issue survives a reload; the check after it closes it once the model is there."""
+    issue_id = f"model_missing_llama3.2:3b_{moxie_brain.entry_id}"
+    await converse(hass, "Hola")
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None
+    ollama_server.models["llama3.2:3b"] = Model("llama3.2:3b")  # pulled by hand
+
+    assert await hass.config_entries.async_reload(moxie_brain.entry_id)
+
+    await wait_until(lambda: ir.async_get(hass).async_get_issue("moxie", issue_id) is None)

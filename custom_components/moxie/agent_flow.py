@@ -1,4 +1,4 @@
-"""The agent subentry flow: model (pulled when missing), persona, Home Assistant control, tuning."""
+"""The agent and AI task subentry flow: model (pulled when missing), persona, control, tuning."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def agent_schema(
 
 
 class AgentSubentryFlow(ConfigSubentryFlow):
-    """Add or reconfigure one of Moxie's conversation agents."""
+    """Add or reconfigure one of Moxie's conversation agents or AI tasks."""
 
     def __init__(self) -> None:
         """Start with nothing chosen."""

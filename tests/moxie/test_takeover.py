@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -97,3 +98,22 @@ async def test_takeover_duration_is_configurable(
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=2, seconds=1))
     await hass.async_block_till_done()
     assert hass.states.get(SWITCH).state == "off"
+
+
+async def test_agent_and_switch_are_on_the_moxie_device(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry
+) -> None:
+    """The agent and its takeover switch show on Moxie's own device."""
+    entities = er.async_get(hass)
+    devices = dr.async_get(hass)
+    agent = entities.async_get(AGENT)
+    switch = entities.async_get(SWITCH)
+    assert agent is not None
+    assert switch is not None
+    assert agent.device_id == switch.device_id
+    device = devices.async_get(agent.device_id)
+    assert device is not None
+    assert device.name == "Moxie"
+    assert ("moxie", moxie_brain.entry_id) in device.identifiers
+    assert agent.translation_key is None
+    assert switch.translation_key == "takeover"

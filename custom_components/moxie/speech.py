@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 import json
 import re
@@ -57,51 +58,42 @@ class SpeechChunk:
 def split_text(text: str, limit: int = CHUNK_MAX_CHARS) -> list[str]:
     """Split text into pieces of at most `limit` chars at sentence, then word, boundaries.
 
-    Joining the pieces with single spaces gives back the text with its white space folded.
+    Joining the pieces with single spaces gives back the text with its white space folded
+    (a word longer than `limit` is cut, so joining its pieces needs no space).
     """
     text = " ".join(text.split())
     if len(text) <= limit:
         return [text]
-    pieces: list[str] = []
-    current = ""
-    for sentence in _SENTENCE_END.split(text):
-        for part in _split_long(sentence, limit):
-            if not current:
-                current = part
-            elif len(current) + 1 + len(part) <= limit:
-                current = f"{current} {part}"
-            else:
-                pieces.append(current)
-                current = part
-    if current:
-        pieces.append(current)
-    return pieces
+    sentences = _SENTENCE_END.split(text)
+    return _pack((part for sentence in sentences for part in _split_long(sentence, limit)), limit)
 
 
 def _split_long(sentence: str, limit: int) -> list[str]:
     """Split one sentence longer than limit at word boundaries (a huge word is cut)."""
     if len(sentence) <= limit:
         return [sentence]
-    parts: list[str] = []
+    words = (
+        word[start : start + limit]
+        for word in sentence.split(" ")
+        for start in range(0, len(word), limit)
+    )
+    return _pack(words, limit)
+
+
+def _pack(units: Iterable[str], limit: int) -> list[str]:
+    """Join consecutive units with a space as long as the result fits in limit."""
+    pieces: list[str] = []
     current = ""
-    for whole_word in sentence.split(" "):
-        word = whole_word
-        while len(word) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(word[:limit])
-            word = word[limit:]
-        if not current:
-            current = word
-        elif len(current) + 1 + len(word) <= limit:
-            current = f"{current} {word}"
-        else:
-            parts.append(current)
-            current = word
+    for unit in units:
+        if current and len(current) + 1 + len(unit) <= limit:
+            current = f"{current} {unit}"
+            continue
+        if current:
+            pieces.append(current)
+        current = unit
     if current:
-        parts.append(current)
-    return parts
+        pieces.append(current)
+    return pieces
 
 
 def build_chunks(

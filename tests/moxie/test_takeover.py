@@ -19,6 +19,7 @@ from tests.ollama_server import OllamaServer
 
 AGENT = "conversation.moxie"
 SWITCH = "switch.moxie_puppet_takeover"
+PUPPET = "text.moxie_puppet"
 
 
 async def converse(hass: HomeAssistant, text: str) -> str:
@@ -41,10 +42,18 @@ async def test_puppet_pauses_the_agent(
     ollama_server: OllamaServer,
     mqtt_probe: MqttProbe,
 ) -> None:
-    """Puppet text turns the switch on; the agent says "Un momento" without asking Ollama."""
+    """Speaking through the Puppet entity turns the switch on; the agent says "Un momento"."""
     assert hass.states.get(SWITCH).state == "off"
+    async with asyncio.timeout(10):
+        while (puppet := hass.states.get(PUPPET)) is None or puppet.state == "unavailable":
+            await asyncio.sleep(0.02)
 
-    await mqtt_probe.publish("moxie/puppet/set", "Hola, soy tu papá hablando por Moxie.")
+    await hass.services.async_call(
+        "text",
+        "set_value",
+        {"entity_id": PUPPET, "value": "Hola, soy tu papá hablando por Moxie."},
+        blocking=True,
+    )
     attributes = await wait_switch(hass, "on")
 
     ends_at = dt_util.parse_datetime(attributes["ends_at"])

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from homeassistant.components import conversation
+from homeassistant.components import conversation, mqtt
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import Context, HomeAssistant
@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.moxie import assistant_status
+from tests.broker import Mosquitto
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_fixtures import AGENT_OPTIONS
 from tests.ollama_server import ChatReply, Model, OllamaServer, ToolCall
@@ -599,3 +600,20 @@ async def test_model_missing_issue_closes_after_a_restart_once_pulled(
     assert await hass.config_entries.async_reload(moxie_brain.entry_id)
 
     await wait_until(lambda: ir.async_get(hass).async_get_issue("moxie", issue_id) is None)
+
+
+async def test_answer_survives_the_broker_going_away(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mosquitto: Mosquitto,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without MQTT, Moxie cannot speak, but Assist still gets the answer."""
+    mosquitto.stop()
+    await wait_until(lambda: not mqtt.is_connected(hass))
+
+    result = await converse(hass, "Hola")
+
+    assert speech(result) == "Eco: Hola"
+    assert "Could not mirror Moxie's answer" in caplog.text

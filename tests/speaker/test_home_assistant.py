@@ -38,7 +38,7 @@ async def test_entities_follow_and_drive_the_speaker(
     queue_size = await _entity(hass, "sensor", "queue_size")
     volume = await _entity(hass, "number", "volume")
     stop = await _entity(hass, "button", "stop")
-    assert speaking == "binary_sensor.moxie_moxie_speaker_speaking"
+    assert speaking == "binary_sensor.moxie_speaker_speaking"
     await wait_state(hass, speaking, lambda s: s.state == "off")
     await wait_state(hass, volume, lambda s: s.state in {"100", "100.0"})
 

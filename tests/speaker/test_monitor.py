@@ -44,9 +44,7 @@ async def test_discovery_availability_and_volume(
         for component in components.values():
             assert component["unique_id"].startswith("moxie_moxie_speaker_")
             assert "object_id" not in component
-            assert component["default_entity_id"].startswith(
-                f"{component['p']}.moxie_moxie_speaker_"
-            )
+            assert component["default_entity_id"].startswith(f"{component['p']}.moxie_speaker_")
         assert components["stop"]["command_topic"] == "moxie/tts/stop"
         assert components["volume"]["command_topic"] == "moxie/speaker/volume/set"
         await peer.wait_for("moxie/speaker/availability", lambda p: p == b"online")

@@ -69,11 +69,13 @@ def discovery_payload(topics: Topics) -> bytes:
     """Device discovery config: speaking, queue size, stop button and volume."""
     dev_id = topics.device_id
     prefix = f"{dev_id}_speaker_"
+    # Entity ids like the integration's (text.moxie_puppet): binary_sensor.moxie_speaker_speaking.
+    entity_prefix = f"{dev_id.removeprefix('moxie_')}_speaker_"
     components: dict[str, dict[str, Any]] = {
         "speaking": {
             "p": "binary_sensor",
             "unique_id": f"{prefix}speaking",
-            "default_entity_id": f"binary_sensor.{prefix}speaking",
+            "default_entity_id": f"binary_sensor.{entity_prefix}speaking",
             "name": "Speaking",
             "device_class": "sound",
             "state_topic": topics.status,
@@ -87,7 +89,7 @@ def discovery_payload(topics: Topics) -> bytes:
         "queue_size": {
             "p": "sensor",
             "unique_id": f"{prefix}queue_size",
-            "default_entity_id": f"sensor.{prefix}queue_size",
+            "default_entity_id": f"sensor.{entity_prefix}queue_size",
             "name": "Speech queue",
             "icon": "mdi:playlist-play",
             "state_class": "measurement",
@@ -97,7 +99,7 @@ def discovery_payload(topics: Topics) -> bytes:
         "stop": {
             "p": "button",
             "unique_id": f"{prefix}stop",
-            "default_entity_id": f"button.{prefix}stop",
+            "default_entity_id": f"button.{entity_prefix}stop",
             "name": "Stop speaking",
             "icon": "mdi:stop",
             "command_topic": topics.stop,
@@ -106,7 +108,7 @@ def discovery_payload(topics: Topics) -> bytes:
         "volume": {
             "p": "number",
             "unique_id": f"{prefix}volume",
-            "default_entity_id": f"number.{prefix}volume",
+            "default_entity_id": f"number.{entity_prefix}volume",
             "name": "Speaker volume",
             "icon": "mdi:volume-high",
             "entity_category": "config",

@@ -57,6 +57,16 @@ def create_client(url: str, api_key: str | None) -> ollama.AsyncClient:
     )
 
 
+# What the ollama client raises when Ollama cannot answer.
+OLLAMA_ERRORS = (
+    ollama.ResponseError,
+    ollama.RequestError,
+    httpx.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
 def as_brain_error(err: BaseException, model: str | None = None) -> BrainError:
     """Map an error of the ollama client (or its transport) to a BrainError."""
     if isinstance(err, BrainError):
@@ -195,13 +205,7 @@ class Brain:
             async for progress in await self.client.pull(model, stream=True):
                 if progress.total and progress.completed is not None:
                     on_progress(min(progress.completed / progress.total, 1.0))
-        except (
-            ollama.ResponseError,
-            ollama.RequestError,
-            httpx.HTTPError,
-            ConnectionError,
-            TimeoutError,
-        ) as err:
+        except OLLAMA_ERRORS as err:
             raise as_brain_error(err, model) from err
         await self.async_check()
 

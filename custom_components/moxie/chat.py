@@ -12,11 +12,10 @@ from homeassistant.const import CONF_MODEL
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
 from homeassistant.helpers.json import json_dumps
-import httpx
 import ollama
 import probatio
 
-from .brain import Brain, as_brain_error
+from .brain import OLLAMA_ERRORS, Brain, as_brain_error
 from .const import (
     CONF_KEEP_ALIVE,
     CONF_MAX_HISTORY,
@@ -260,13 +259,7 @@ async def async_stream_answer(
                     )
                 ]
             )
-        except (
-            ollama.ResponseError,
-            ollama.RequestError,
-            httpx.HTTPError,
-            ConnectionError,
-            TimeoutError,
-        ) as err:
+        except OLLAMA_ERRORS as err:
             raise as_brain_error(err, model) from err
         if not chat_log.unresponded_tool_results:
             return True

@@ -102,7 +102,7 @@ def prepare_config(config_dir: Path, mqtt_port: int) -> None:
 
 
 def start_broker(kind: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    """Start the embedded broker (amqtt by default, mosquitto on request) on 127.0.0.1."""
+    """Start the local broker (mosquitto, or the embedded amqtt) on 127.0.0.1."""
     workdir.mkdir(parents=True, exist_ok=True)
     if kind == "mosquitto":
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -139,7 +139,14 @@ def main() -> None:
     """Start the broker, then Home Assistant; stop both on Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", type=Path, default=ROOT / ".dev" / "config")
-    parser.add_argument("--broker", choices=["amqtt", "mosquitto"], default="amqtt")
+    parser.add_argument(
+        "--broker",
+        choices=["amqtt", "mosquitto"],
+        # Mosquitto is what users run (the add-on); amqtt (pure Python) needs nothing installed.
+        default="mosquitto"
+        if shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()
+        else "amqtt",
+    )
     parser.add_argument(
         "--mqtt-port", type=int, default=int(os.environ.get("MOXIE_DEV_MQTT_PORT", "1883"))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
@@ -88,6 +89,13 @@ class Mosquitto:
     def running(self) -> bool:
         """Whether the broker process is alive."""
         return self._proc is not None and self._proc.poll() is None
+
+    async def wait_subscribed(self, topic: str, timeout: float = 10.0) -> None:
+        """Wait until the broker's log shows a client subscribed to topic."""
+        needle = f"\t{topic} (QoS"
+        async with asyncio.timeout(timeout):
+            while needle not in self.log_path.read_text(errors="replace"):
+                await asyncio.sleep(0.02)
 
     def log_tail(self, lines: int = 20) -> str:
         """Return the last lines of the broker's log, for error messages."""

@@ -5,8 +5,7 @@ Import them into a conftest with `from tests.ollama_fixtures import *  # noqa: F
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
@@ -22,10 +21,10 @@ from tests.ollama_server import OllamaServer
 __all__ = [
     "AGENT_OPTIONS",
     "agent_options",
+    "brain_entry",
     "extra_subentries",
     "moxie_brain",
     "ollama_server",
-    "wait_broker_subscribed",
 ]
 
 AGENT_OPTIONS: dict[str, Any] = {
@@ -40,12 +39,23 @@ AGENT_OPTIONS: dict[str, Any] = {
 }
 
 
-async def wait_broker_subscribed(broker: Mosquitto, topic: str, timeout: float = 10.0) -> None:
-    """Wait until the broker's log shows a client subscribed to topic."""
-    needle = f"\t{topic} (QoS"
-    async with asyncio.timeout(timeout):
-        while needle not in broker.log_path.read_text(errors="replace"):
-            await asyncio.sleep(0.02)
+def brain_entry(
+    url: str, agent_options: dict[str, Any], extra: Sequence[ConfigSubentryData] = ()
+) -> MockConfigEntry:
+    """A Moxie entry (base topic `moxie`, Spanish) whose brain is the Ollama at url."""
+    return MockConfigEntry(
+        domain="moxie",
+        title="Moxie",
+        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": url},
+        unique_id="moxie",
+        version=1,
+        subentries_data=[
+            ConfigSubentryData(
+                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
+            ),
+            *extra,
+        ],
+    )
 
 
 @pytest.fixture
@@ -85,23 +95,11 @@ async def moxie_brain(
     The agent is `conversation.moxie`, its takeover switch `switch.moxie_puppet_takeover`.
     """
     assert await async_setup_component(hass, "homeassistant", {})
-    entry = MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama_server.url},
-        unique_id="moxie",
-        version=1,
-        subentries_data=[
-            ConfigSubentryData(
-                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
-            ),
-            *extra_subentries,
-        ],
-    )
+    entry = brain_entry(ollama_server.url, agent_options, extra_subentries)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    await wait_broker_subscribed(mosquitto, "moxie/tts/text")
-    await wait_broker_subscribed(mosquitto, "moxie/puppet/set")
+    await mosquitto.wait_subscribed("moxie/tts/text")
+    await mosquitto.wait_subscribed("moxie/puppet/set")
     return entry

@@ -26,14 +26,6 @@ from tests.ollama_fixtures import (  # noqa: F401
 MOXIE_DATA = {"name": "Moxie", "base_topic": "moxie", "language": "es"}
 
 
-async def wait_subscribed(broker: Mosquitto, topic: str, timeout: float = 10.0) -> None:
-    """Wait until the broker's log shows a client subscribed to topic."""
-    needle = f"\t{topic} (QoS"
-    async with asyncio.timeout(timeout):
-        while needle not in broker.log_path.read_text(errors="replace"):
-            await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def mqtt_ready(
     hass: HomeAssistant, mosquitto: Mosquitto, tmp_path: Path
@@ -80,7 +72,7 @@ async def moxie_entry(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     for topic in ("moxie/tts/text", "moxie/puppet/set", "moxie/speech", "moxie/status"):
-        await wait_subscribed(mosquitto, topic)
+        await mosquitto.wait_subscribed(topic)
     for entity_id in ("text.moxie_puppet", "event.moxie_speech", "sensor.moxie_status"):
         await wait_state(hass, entity_id, lambda s: s.state != "unavailable")
     return entry

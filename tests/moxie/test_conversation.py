@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from homeassistant.components import conversation, mqtt
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import intent, issue_registry as ir
@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.moxie import assistant_status
 from tests.broker import Mosquitto
 from tests.mqtt_probe import MqttProbe
-from tests.ollama_fixtures import AGENT_OPTIONS
+from tests.ollama_fixtures import AGENT_OPTIONS, brain_entry
 from tests.ollama_server import ChatReply, Model, OllamaServer, ToolCall
 
 AGENT = "conversation.moxie"
@@ -404,17 +404,7 @@ async def test_ollama_down_at_setup_keeps_the_speech_mirror(
 ) -> None:
     """Moxie loads without its brain: speech works, the issue is open, the agent explains."""
     await ollama_server.stop()
-    entry = MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama_server.url},
-        unique_id="moxie",
-        subentries_data=[
-            ConfigSubentryData(
-                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
-            )
-        ],
-    )
+    entry = brain_entry(ollama_server.url, agent_options)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -566,17 +556,7 @@ async def test_hung_ollama_does_not_hold_up_the_setup(
 ) -> None:
     """Setup finishes while Ollama has not answered at all; unloading then is clean."""
     ollama_server.stall = asyncio.Event()
-    entry = MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama_server.url},
-        unique_id="moxie",
-        subentries_data=[
-            ConfigSubentryData(
-                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
-            )
-        ],
-    )
+    entry = brain_entry(ollama_server.url, agent_options)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
 

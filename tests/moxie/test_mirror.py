@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from tests.broker import Mosquitto
-from tests.moxie.conftest import MOXIE_DATA, wait_state, wait_subscribed
+from tests.moxie.conftest import MOXIE_DATA, wait_state
 from tests.mqtt_probe import MqttProbe
 
 SPEECH = "event.moxie_speech"
@@ -283,7 +283,7 @@ async def test_retained_leftover_on_the_mirror_is_not_an_utterance(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await wait_state(hass, SPEECH, lambda s: s.state != "unavailable")
-    await wait_subscribed(mosquitto, "moxie/tts/text")
+    await mosquitto.wait_subscribed("moxie/tts/text")
     await mqtt_probe.publish("moxie/tts/text", "nuevo")
     [event] = await mqtt_probe.wait_for("moxie/speech")
     assert event.json()["text"] == "nuevo"

@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import logging
 import os
+from pathlib import Path
 import signal
 from typing import Any
 
 from .contract import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from .discovery import VERSION, Topics
+from .journal import Journal
 from .monitor import make_app, start_monitor
 from .mqtt import MqttBridge, MqttSettings
 from .sinks import make_sink
@@ -106,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Drop speech whose timestamp is older than this many seconds (0: never)",
     )
     add(
+        "--state-dir",
+        default=_env("STATE_DIR"),
+        help="Directory of the crash-safe speech journal (default: no journal)",
+    )
+    add(
         "--monitor",
         default=_env("MONITOR", "127.0.0.1:8787"),
         help="Monitor address host:port ('off' to disable)",
@@ -125,6 +132,7 @@ async def run(args: argparse.Namespace) -> None:
     topics = Topics(args.base_topic, args.discovery_prefix)
     synth = WyomingSynth(args.tts_uri, voice=args.voice, speaker=args.speaker)
     sink = make_sink(args.sink, paced=not args.no_pacing)
+    journal = Journal(Path(args.state_dir)) if args.state_dir else None
     speaker = Speaker(
         synth,
         sink,
@@ -132,7 +140,9 @@ async def run(args: argparse.Namespace) -> None:
         max_age=args.max_age,
         stop_clears_queue=args.stop_clears_queue,
         volume=100 if args.volume is None else args.volume,
+        journal=journal,
     )
+    speaker.restore()
     settings = MqttSettings(
         host=args.mqtt_host,
         port=args.mqtt_port,
@@ -156,6 +166,8 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         if runner is not None:
             await runner.cleanup()
+        if journal is not None:
+            journal.close()
 
 
 def main() -> None:

@@ -170,6 +170,10 @@ class SpeechQueue:
         self._active.pop(utterance.id, None)
         _remember(self._closed, utterance.id)
 
+    def forget(self, message_id: str) -> None:
+        """Treat an id as finished (e.g. completed before a restart): redeliveries are ignored."""
+        _remember(self._closed, message_id)
+
     def clear(self) -> list[Utterance]:
         """Drop every waiting utterance and return them."""
         dropped = self.snapshot()

@@ -13,7 +13,8 @@ import sys
 import time
 from typing import Any
 
-from .contract import BadPayloadError, Priority, StopRequest, parse_text
+from .contract import BadPayloadError, Priority, SpeechPart, StopRequest, parse_text
+from .journal import Journal
 from .queue import AddResult, SpeechQueue, Utterance
 from .sinks import AudioFormat, Sink
 from .synth import SynthError, WyomingSynth
@@ -96,14 +97,16 @@ class Speaker:
         max_age: float = 0.0,
         stop_clears_queue: bool = False,
         volume: int = 100,
+        journal: Journal | None = None,
     ) -> None:
-        """Play through synth into sink."""
+        """Play through synth into sink; with a journal, accepted speech survives a crash."""
         self.synth = synth
         self.sink = sink
         self.chunk_timeout = chunk_timeout
         self.max_age = max_age
         self.stop_clears_queue = stop_clears_queue
         self.volume = volume
+        self.journal = journal
         self.queue = SpeechQueue()
         self.stats = Stats()
         self.history: deque[HistoryEntry] = deque(maxlen=HISTORY_SIZE)
@@ -140,15 +143,11 @@ class Speaker:
             self.stats.rejected[err.kind] += 1
             _LOGGER.warning("Rejected speech payload (%s): %s", err.kind, err.detail)
             return None
-        if self.max_age > 0 and part.timestamp is not None:
-            age = time.time() - part.timestamp
-            if age > self.max_age:
-                self.stats.expired += 1
-                _LOGGER.info(
-                    "Dropping %s: said %.0f s ago (--max-age %s)", part.id, age, self.max_age
-                )
-                return None
+        if self._expired(part):
+            return None
         result, utterance = self.queue.add(part)
+        if self.journal is not None and result in {AddResult.NEW, AddResult.PART}:
+            self.journal.record_part(part)
         if result is AddResult.DUPLICATE:
             self.stats.duplicates += 1
             _LOGGER.debug("Duplicate delivery of %s chunk %s ignored", part.id, part.chunk)
@@ -171,6 +170,49 @@ class Speaker:
             self._changed()
         return result
 
+    def _expired(self, part: SpeechPart) -> bool:
+        """Whether --max-age drops this part (counted and logged)."""
+        if self.max_age <= 0 or part.timestamp is None:
+            return False
+        age = time.time() - part.timestamp
+        if age <= self.max_age:
+            return False
+        self.stats.expired += 1
+        _LOGGER.info("Dropping %s: said %.0f s ago (--max-age %s)", part.id, age, self.max_age)
+        return True
+
+    def restore(self) -> int:
+        """Queue again what the journal holds unfinished; return how many utterances.
+
+        Call before consuming MQTT. Ids finished before the restart are remembered, so a
+        redelivery of them is ignored like any duplicate.
+        """
+        if self.journal is None:
+            return 0
+        state = self.journal.load()
+        for message_id in state.finished:
+            self.queue.forget(message_id)
+        restored = 0
+        for part in state.pending:
+            if self._expired(part):
+                self.queue.forget(part.id)
+                self.journal.record_done(part.id, "expired")
+                continue
+            result, _ = self.queue.add(part)
+            if result is AddResult.NEW:
+                restored += 1
+                self.stats.utterances += 1
+            if result in {AddResult.NEW, AddResult.PART}:
+                self.stats.chunks += 1
+        if restored:
+            _LOGGER.info("Restored %s unfinished utterances from %s", restored, self.journal.path)
+            self._changed()
+        return restored
+
+    def _finished(self, utterance: Utterance, outcome: str) -> None:
+        if self.journal is not None:
+            self.journal.record_done(utterance.id, outcome)
+
     def stop(self, request: StopRequest | None = None) -> None:
         """Silence now and drop the rest of the current utterance (optionally the queue)."""
         request = request or StopRequest()
@@ -179,12 +221,15 @@ class Speaker:
         if request.clear_queue or self.stop_clears_queue:
             dropped = self.queue.clear()
             self.stats.cleared += len(dropped)
+            for utterance in dropped:
+                self._finished(utterance, "cleared")
         if self.current is not None:
             self.queue.done(self.current)
             self._interrupt_playback("stop")
         elif self._retrying is not None:
             self.queue.remove(self._retrying)
             self.stats.stopped += 1
+            self._finished(self._retrying, "stopped")
         self._wakeup.set()
         self._changed()
 
@@ -246,6 +291,7 @@ class Speaker:
                 failures = 0
                 self.last_error = None
                 self.queue.done(utterance)
+                self._finished(utterance, outcome)
                 if utterance.incomplete:
                     self.stats.rejected["incomplete"] += 1
             if outcome != "error":

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import logging
 
 from homeassistant.components import mqtt
-from homeassistant.const import CONF_NAME, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import CONF_API_KEY, CONF_NAME, CONF_URL, Platform
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .assistant_status import AssistantStatus
-from .brain import async_remove_issues, async_start_brain
-from .const import CONF_BASE_TOPIC, CONF_LANGUAGE, DEFAULT_LANGUAGE, DEFAULT_NAME, DOMAIN
+from .blueprint_install import async_install_blueprints
+from .brain import Brain, async_remove_issues
+from .const import (
+    CONF_BASE_TOPIC,
+    CONF_LANGUAGE,
+    CONF_TAKEOVER_MINUTES,
+    DEFAULT_LANGUAGE,
+    DEFAULT_NAME,
+    DEFAULT_TAKEOVER_MINUTES,
+    DOMAIN,
+    SUBENTRY_AGENT,
+)
 from .discovery import MoxieDiscovery
 from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
 from .services import async_setup_services
-from .takeover import async_setup_takeovers
+from .takeover import Takeover
 from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,8 +39,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register Moxie's actions."""
+    """Register Moxie's actions and install its blueprints."""
     async_setup_services(hass)
+    await async_install_blueprints(hass)
     return True
 
 
@@ -59,16 +71,44 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
         mirror=mirror,
         discovery=discovery,
         status=status,
-        brain=async_start_brain(hass, entry),
-        takeovers=async_setup_takeovers(hass, entry, mirror),
+        brain=_async_start_brain(hass, entry),
+        takeovers=_async_setup_takeovers(hass, entry, mirror),
     )
+    # No update listener: the flows reload the entry themselves (once), as core does since
+    # Home Assistant 2025.x (update listeners with async_update_reload_and_abort break in 2026.12).
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 
 
-async def _async_reload(hass: HomeAssistant, entry: MoxieConfigEntry) -> None:
-    await hass.config_entries.async_reload(entry.entry_id)
+@callback
+def _async_start_brain(hass: HomeAssistant, entry: MoxieConfigEntry) -> Brain | None:
+    """Create the brain of entry and check it in the background; None without Ollama URL.
+
+    The check never delays the setup: the speech mirror works whatever Ollama does.
+    """
+    if not (url := entry.data.get(CONF_URL)):
+        return None
+    brain = Brain(hass, entry.entry_id, entry.title, url, entry.data.get(CONF_API_KEY))
+    brain.start_task = entry.async_create_background_task(
+        hass, brain.async_check(), "Moxie brain check"
+    )
+    return brain
+
+
+@callback
+def _async_setup_takeovers(
+    hass: HomeAssistant, entry: MoxieConfigEntry, mirror: SpeechMirror
+) -> dict[str, Takeover]:
+    """Create one takeover per agent subentry, started whenever the Puppet speaks."""
+    takeovers: dict[str, Takeover] = {}
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_AGENT:
+            continue
+        minutes = float(subentry.data.get(CONF_TAKEOVER_MINUTES, DEFAULT_TAKEOVER_MINUTES))
+        takeovers[subentry.subentry_id] = takeover = Takeover(hass, timedelta(minutes=minutes))
+        entry.async_on_unload(takeover.async_shutdown)
+        entry.async_on_unload(mirror.async_listen_puppet(takeover.async_puppet_spoke))
+    return takeovers
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> bool:

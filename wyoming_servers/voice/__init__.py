@@ -1,0 +1,1 @@
+"""moxie-tts: Moxie's fast Wyoming TTS server on piper-tts."""

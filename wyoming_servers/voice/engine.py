@@ -1,0 +1,267 @@
+"""Piper voices loaded once, synthesized one piece at a time in a worker thread, abortable."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+import json
+import logging
+from pathlib import Path
+import threading
+import time
+
+import numpy as np
+import onnxruntime
+from piper import PiperVoice
+from piper.config import PiperConfig
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_WAV_VALUE = 32767.0
+WARM_UP_TEXT = "Hello, Moxie is ready."
+
+
+class VoiceNotFoundError(Exception):
+    """No voice of that name is loaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """How the ONNX runtime runs: speed against memory."""
+
+    threads: int = 0
+    """Intra-op threads (0: onnxruntime's default, one per core)."""
+
+    arena: bool = False
+    """Keep onnxruntime's CPU memory arena (fastest, but it keeps its peak size forever)."""
+
+    length_scale: float | None = None
+    noise_scale: float | None = None
+    noise_w_scale: float | None = None
+
+    def session_options(self) -> onnxruntime.SessionOptions:
+        """Session options for this tuning."""
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = self.arena
+        # Memory patterns pre-plan buffers per input shape; every sentence has a new shape.
+        options.enable_mem_pattern = self.arena
+        return options
+
+
+@dataclass
+class Voice:
+    """A loaded Piper voice and what the server's info says about it."""
+
+    name: str
+    piper: PiperVoice
+    language: str
+    description: str
+    speakers: list[str]
+
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate of the voice."""
+        return int(self.piper.config.sample_rate)
+
+
+def find_voices(data_dirs: list[Path]) -> dict[str, tuple[Path, Path]]:
+    """Voice name -> (model, config) for every `<name>.onnx` with its `.onnx.json`."""
+    found: dict[str, tuple[Path, Path]] = {}
+    for data_dir in data_dirs:
+        for model in sorted(data_dir.glob("*.onnx")):
+            config = model.with_name(model.name + ".json")
+            if config.is_file():
+                found.setdefault(model.stem, (model, config))
+    return found
+
+
+def load_voice(name: str, model: Path, config_path: Path, tuning: Tuning) -> Voice:
+    """Load one voice with the tuning's session options."""
+    config_dict = json.loads(config_path.read_text(encoding="utf-8"))
+    config = PiperConfig.from_dict(config_dict)
+    session = onnxruntime.InferenceSession(
+        str(model), sess_options=tuning.session_options(), providers=["CPUExecutionProvider"]
+    )
+    language = (
+        config_dict.get("language", {}).get("code")
+        or config_dict.get("espeak", {}).get("voice")
+        or name.split("-", maxsplit=1)[0]
+    )
+    dataset = config_dict.get("dataset", name)
+    quality = config_dict.get("audio", {}).get("quality")
+    return Voice(
+        name=name,
+        piper=PiperVoice(session=session, config=config),
+        language=str(language),
+        description=f"{dataset} ({quality})" if quality else str(dataset),
+        speakers=sorted(config.speaker_id_map or {}),
+    )
+
+
+class Aborted(Exception):  # noqa: N818 (what happened, not a failure)
+    """The synthesis was abandoned (client gone)."""
+
+
+@dataclass
+class Abort:
+    """Abandon a synthesis: between sentences and inside the ONNX run itself."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+    _runs: set[onnxruntime.RunOptions] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def is_set(self) -> bool:
+        """Whether the synthesis was abandoned."""
+        return self._event.is_set()
+
+    def set(self) -> None:
+        """Abandon now; a running inference stops at its next operator."""
+        with self._lock:
+            self._event.set()
+            for run in self._runs:
+                run.terminate = True
+
+    def run_options(self) -> onnxruntime.RunOptions:
+        """Options for one inference, terminated if the abort comes while it runs."""
+        options = onnxruntime.RunOptions()
+        with self._lock:
+            if self._event.is_set():
+                raise Aborted
+            self._runs.add(options)
+        return options
+
+    def done(self, options: onnxruntime.RunOptions) -> None:
+        """Forget a finished inference."""
+        with self._lock:
+            self._runs.discard(options)
+
+
+@dataclass
+class Stats:
+    """Counts shown in debug logs and used by tests and the benchmark."""
+
+    pieces: int = 0
+    aborted: int = 0
+    seconds_of_audio: float = 0.0
+    busy: float = 0.0
+
+
+class Engine:
+    """The loaded voices and one worker thread: pieces are synthesized one at a time, in order."""
+
+    def __init__(self, voices: dict[str, Voice], default_voice: str, tuning: Tuning) -> None:
+        """Use already loaded voices."""
+        if default_voice not in voices:
+            raise VoiceNotFoundError(default_voice)
+        self.voices = voices
+        self.default_voice = default_voice
+        self.tuning = tuning
+        self.stats = Stats()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moxie-tts")
+
+    def warm_up(self) -> None:
+        """Run every voice once so the first request is as fast as any other."""
+        for voice in self.voices.values():
+            self.render(voice, WARM_UP_TEXT, None, Abort())
+        self.stats = Stats()
+
+    def close(self) -> None:
+        """Stop the worker."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def pick(self, name: str | None, language: str | None) -> Voice:
+        """Choose the voice named, else the first of the language, else the default."""
+        if name:
+            if name not in self.voices:
+                raise VoiceNotFoundError(name)
+            return self.voices[name]
+        if language:
+            wanted = language.lower().replace("-", "_")
+            for candidate in (self.voices[self.default_voice], *self.voices.values()):
+                code = candidate.language.lower().replace("-", "_")
+                if code == wanted or code.split("_")[0] == wanted.split("_")[0]:
+                    return candidate
+        return self.voices[self.default_voice]
+
+    async def synthesize(self, voice: Voice, text: str, speaker: str | None, abort: Abort) -> bytes:
+        """PCM (16-bit mono) for one piece of text; raises Aborted once abandoned."""
+        if abort.is_set:
+            raise Aborted
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.render, voice, text, speaker, abort)
+
+    def render(self, voice: Voice, text: str, speaker: str | None, abort: Abort) -> bytes:
+        """Synthesize in the calling thread, checking the abort between sentences."""
+        started = time.monotonic()
+        if abort.is_set:
+            raise Aborted
+        piper = voice.piper
+        config = piper.config
+        scales = np.array(
+            [
+                _first(self.tuning.noise_scale, config.noise_scale),
+                _first(self.tuning.length_scale, config.length_scale),
+                _first(self.tuning.noise_w_scale, config.noise_w_scale),
+            ],
+            dtype=np.float32,
+        )
+        speaker_id = _speaker_id(voice, speaker)
+        audio: list[bytes] = []
+        for phonemes in piper.phonemize(text):
+            if not phonemes:
+                continue
+            ids = np.expand_dims(np.array(piper.phonemes_to_ids(phonemes), dtype=np.int64), 0)
+            feed = {
+                "input": ids,
+                "input_lengths": np.array([ids.shape[1]], dtype=np.int64),
+                "scales": scales,
+            }
+            if speaker_id is not None:
+                feed["sid"] = np.array([speaker_id], dtype=np.int64)
+            options = abort.run_options()
+            try:
+                result = piper.session.run(None, feed, options)
+            except Exception as err:
+                if abort.is_set:
+                    raise Aborted from err
+                raise
+            finally:
+                abort.done(options)
+            audio.append(_int16(np.asarray(result[0]).squeeze()))
+        pcm = b"".join(audio)
+        self.stats.pieces += 1
+        self.stats.seconds_of_audio += len(pcm) / 2 / voice.sample_rate
+        self.stats.busy += time.monotonic() - started
+        return pcm
+
+
+def _first(*values: float | None) -> float:
+    return next(float(value) for value in values if value is not None)
+
+
+def _speaker_id(voice: Voice, speaker: str | None) -> int | None:
+    config = voice.piper.config
+    if config.num_speakers <= 1:
+        return None
+    if speaker is None:
+        return int(config.default_speaker_id)
+    if speaker in (config.speaker_id_map or {}):
+        return int(config.speaker_id_map[speaker])
+    try:
+        return int(speaker)
+    except ValueError:
+        _LOGGER.warning("No speaker %r in voice %s: using the default", speaker, voice.name)
+        return int(config.default_speaker_id)
+
+
+def _int16(audio: np.ndarray) -> bytes:
+    """Normalize like piper (peak to full scale) and convert to 16-bit PCM."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak < 1e-8:
+        return np.zeros(audio.shape, dtype=np.int16).tobytes()
+    scaled = np.clip(audio / peak, -1.0, 1.0) * MAX_WAV_VALUE
+    return scaled.astype(np.int16).tobytes()

@@ -17,6 +17,9 @@ from tests.broker import Mosquitto  # noqa: E402
 
 assert Path(custom_components.__file__).parent == ROOT / "custom_components"
 
+# Real speech servers and joe's voice, for every test that hears or speaks (tests/voice_servers.py).
+pytest_plugins = ["tests.voice_servers"]
+
 
 @pytest.fixture
 def mosquitto(

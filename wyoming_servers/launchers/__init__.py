@@ -1,0 +1,1 @@
+"""Launchers of Moxie's speech servers: upstream Wyoming servers with Moxie's defaults."""

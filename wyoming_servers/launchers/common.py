@@ -1,0 +1,133 @@
+"""What both launchers share: the Moxie data folder, environment options, starting upstream."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+import logging
+import os
+from pathlib import Path
+import shlex
+import sys
+import textwrap
+from typing import NoReturn
+
+_LOGGER = logging.getLogger("wyoming_servers.launchers")
+
+ENV_DATA_DIR = "MOXIE_DATA_DIR"
+ADDON_DATA_DIR = Path("/data")
+HOME_DATA_DIR = Path("~/.local/share/moxie")
+EXIT_MISSING = 2
+LOG_FORMAT = logging.BASIC_FORMAT  # the upstream servers' own format
+TRUE = {"1", "true", "yes", "on"}
+
+
+class Env:
+    """Option defaults read from <PREFIX><OPTION> environment variables."""
+
+    def __init__(self, prefix: str) -> None:
+        """Read variables named prefix + option name."""
+        self.prefix = prefix
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Value of PREFIX+name, or default when unset or empty."""
+        return os.environ.get(self.prefix + name) or default
+
+    def flag(self, name: str) -> bool:
+        """Tell whether PREFIX+name is 1, true, yes or on."""
+        return os.environ.get(self.prefix + name, "").strip().lower() in TRUE
+
+
+def default_data_dir(env: Env) -> Path:
+    """<PREFIX>DATA_DIR, else MOXIE_DATA_DIR, else /data in an add-on, else ~/.local/share/moxie."""
+    if value := env.get("DATA_DIR") or os.environ.get(ENV_DATA_DIR):
+        return Path(value).expanduser()
+    if ADDON_DATA_DIR.is_dir():
+        return ADDON_DATA_DIR
+    return HOME_DATA_DIR.expanduser()
+
+
+def add_common_options(
+    parser: argparse.ArgumentParser, env: Env, *, uri: str, zeroconf: str
+) -> None:
+    """Options every launcher has: --uri, --data-dir, zeroconf, offline mode and --debug."""
+    add = parser.add_argument
+    add("--uri", default=env.get("URI", uri), help=f"Wyoming URI to serve (default: {uri})")
+    add(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(env),
+        help="Moxie data folder; models live in a subfolder (default: $MOXIE_DATA_DIR, "
+        "else /data when it exists, else ~/.local/share/moxie)",
+    )
+    add(
+        "--zeroconf",
+        metavar="NAME",
+        default=env.get("ZEROCONF", zeroconf),
+        help=f"Name announced over zeroconf for Home Assistant (default: {zeroconf})",
+    )
+    add(
+        "--no-zeroconf",
+        action="store_true",
+        default=env.flag("NO_ZEROCONF"),
+        help="Do not announce the server over zeroconf",
+    )
+    add(
+        "--offline",
+        "--local-files-only",
+        dest="offline",
+        action="store_true",
+        default=env.flag("OFFLINE"),
+        help="Never download: fail with a clear message when the model is missing",
+    )
+    add("--debug", action="store_true", default=env.flag("DEBUG"), help="Log DEBUG messages")
+
+
+def split_passthrough(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split argv at the first "--": the launcher's own arguments, then upstream's."""
+    args = list(argv)
+    if "--" in args:
+        index = args.index("--")
+        return args[:index], args[index + 1 :]
+    return args, []
+
+
+def zeroconf_args(args: argparse.Namespace) -> list[str]:
+    """Upstream's `--zeroconf NAME`, when wanted and possible (tcp:// only)."""
+    if args.no_zeroconf or not args.zeroconf:
+        return []
+    if not args.uri.startswith("tcp://"):
+        _LOGGER.info("Zeroconf needs a tcp:// URI; not announcing %s", args.uri)
+        return []
+    return ["--zeroconf", args.zeroconf]
+
+
+def setup_logging(debug: bool) -> None:
+    """Log like the upstream servers do (they reuse this configuration)."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT)
+
+
+def fail_missing(message: str) -> NoReturn:
+    """Print one paragraph saying what is missing and how to get it, and exit with code 2."""
+    text = textwrap.fill(
+        " ".join(message.split()), 100, break_on_hyphens=False, break_long_words=False
+    )
+    print(text, file=sys.stderr)  # noqa: T201
+    sys.exit(EXIT_MISSING)
+
+
+def run_upstream(prog: str, run: Callable[[], None], argv: Sequence[str], debug: bool) -> int:
+    """Run an upstream server's entry point in this process with argv; return an exit code."""
+    _LOGGER.info("Starting %s %s", prog, shlex.join(argv))
+    sys.argv = [prog, *argv]
+    try:
+        run()
+    except KeyboardInterrupt:
+        return 0
+    except Exception as err:  # one line for users, the traceback with --debug
+        if debug:
+            _LOGGER.exception("%s stopped", prog)
+        else:
+            _LOGGER.error("%s stopped: %s (run with --debug for details)", prog, err)
+        return 1
+    return 0

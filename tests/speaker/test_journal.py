@@ -36,7 +36,7 @@ def _part(
     total: int = 1,
     *,
     priority: Priority = Priority.NORMAL,
-    source: str | None = None,
+    source: str = "external",
     language: str | None = None,
     timestamp: float | None = None,
 ) -> SpeechPart:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.broker import Mosquitto
@@ -201,3 +202,63 @@ async def test_streaming_starts_audio_before_the_last_chunk(
         await wait_history(speaker, lambda h: len(h) == 1)
     (wav,) = speaker.wavs()
     assert wav_pcm(wav) == await direct_synthesize(piper.uri, " ".join(parts))
+
+
+async def test_speech_for_a_satellite_is_not_spoken(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """`speak: false` (a voice satellite plays the answer): no audio, no `speaking`, counted."""
+    speaker = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+    quiet = {"speak": False, "satellite": "assist_satellite.cocina"}
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech("La cocina lo dice.", "sat-1", **quiet))
+        for index in (1, 2):
+            await peer.publish(
+                TEXT, _speech(f"Parte {index}.", "sat-2", chunk=index, total_chunks=2, **quiet)
+            )
+        await peer.publish(TEXT, _speech("La cocina lo dice.", "sat-1", **quiet))  # redelivery
+        await peer.publish(TEXT, _speech("Esto sí lo digo yo.", "mine"))
+        entries = await wait_history(speaker, lambda h: len(h) == 1)
+        statuses = [json.loads(p) for p in peer.on("moxie/tts/status")]
+    assert _outcomes(entries) == [("mine", "played")]
+    assert [path.name for path in speaker.wavs()] == ["00001_mine.wav"]
+    assert {s["current_text"] for s in statuses if s["status"] == "speaking"} == {
+        "Esto sí lo digo yo."
+    }
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert stats["skipped_not_for_speaker"] == 2
+    assert (stats["utterances"], stats["played"], stats["rejected_total"]) == (1, 1, 0)
+
+
+async def test_queue_wait_and_synthesis_reported_apart(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """An utterance queued behind another waits at least that one's audio, then synthesizes."""
+    speaker = start_speaker()  # paced: the WAV sink takes as long as the audio lasts
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(TEXT, _speech(LONG_TEXT, "first"))
+        await peer.publish(TEXT, _speech("Y yo espero mi turno.", "second"))
+        first, second = await wait_history(speaker, lambda h: len(h) == 2)
+    assert (first["id"], second["id"]) == ("first", "second")
+    stats = await get_json(f"{speaker.url}/api/stats")
+    # The second waited while the first played (its audio, at real time, after its arrival):
+    # at least the first's audio minus the time between the two arrivals.
+    lower_bound_ms = (first["audio_seconds"] - (second["received"] - first["received"])) * 1000
+    assert first["audio_seconds"] > 1
+    assert second["queue_wait_ms"] >= lower_bound_ms - 5
+    assert second["synthesis_ms"] is not None
+    assert second["queue_wait_ms"] > second["synthesis_ms"]
+    assert first["queue_wait_ms"] < second["queue_wait_ms"]
+    assert (stats["last_queue_wait_ms"], stats["last_synthesis_ms"]) == (
+        second["queue_wait_ms"],
+        second["synthesis_ms"],
+    )
+    assert stats["last_first_audio_ms"] == pytest.approx(
+        second["queue_wait_ms"] + second["synthesis_ms"], abs=0.2
+    )
+    async with aiohttp.ClientSession() as session, session.get(f"{speaker.url}/metrics") as resp:
+        metrics = await resp.text()
+    assert f"moxie_speaker_queue_wait_ms {second['queue_wait_ms']:g}" in metrics
+    assert f"moxie_speaker_synthesis_ms {second['synthesis_ms']:g}" in metrics

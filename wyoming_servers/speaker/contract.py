@@ -13,6 +13,7 @@ import uuid
 MAX_PAYLOAD_BYTES = 64 * 1024
 DEFAULT_BASE_TOPIC = "moxie"
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
+DEFAULT_SOURCE = "external"
 
 
 class Priority(IntEnum):
@@ -34,10 +35,10 @@ PRIORITIES = {p.label: p for p in Priority}
 class BadPayloadError(ValueError):
     """A payload on the mirror topic that the contract does not allow."""
 
-    def __init__(self, kind: str, detail: str) -> None:
-        """Remember the kind of fault (a stats key) and a human readable detail."""
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
+    def __init__(self, reason: str, detail: str) -> None:
+        """Remember the reason (a stats key, as the integration's) and a readable detail."""
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
         self.detail = detail
 
 
@@ -50,10 +51,13 @@ class SpeechPart:
     chunk: int
     total_chunks: int
     priority: Priority
-    source: str | None
+    source: str
     language: str | None
     timestamp: float | None
     plain: bool = False
+    # False: a voice satellite plays this answer; the speaker stays silent.
+    speak: bool = True
+    satellite: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +88,30 @@ def _decode(payload: bytes) -> str:
         raise BadPayloadError("not_utf8", str(err)) from err
 
 
+def _invalid(key: str, rule: str) -> BadPayloadError:
+    return BadPayloadError("invalid_field", f"{key!r} {rule}")
+
+
 def _optional_str(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadPayloadError("invalid_field", f"{key!r} must be a string")
-    return value
+    if value is None or isinstance(value, str):
+        return value
+    raise _invalid(key, "must be a string or null")
 
 
 def _positive_int(data: dict[str, Any], key: str) -> int:
     value = data.get(key, 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadPayloadError("invalid_field", f"{key!r} must be an integer >= 1")
+        raise _invalid(key, "must be an integer >= 1")
     return value
 
 
 def parse_text(payload: bytes) -> SpeechPart:
-    """Parse a `<base>/tts/text` payload (contract JSON or plain UTF-8 text)."""
+    """Parse a `<base>/tts/text` payload (contract JSON or plain UTF-8 text).
+
+    The field rules are those of custom_components/moxie/MQTT.md; the integration's parser
+    follows the same table of cases (tests/contract_cases.py).
+    """
     text = _decode(payload)
     stripped = text.strip()
     if not stripped:
@@ -113,7 +123,7 @@ def parse_text(payload: bytes) -> SpeechPart:
             chunk=1,
             total_chunks=1,
             priority=Priority.NORMAL,
-            source=None,
+            source=DEFAULT_SOURCE,
             language=None,
             timestamp=None,
             plain=True,
@@ -125,42 +135,46 @@ def parse_text(payload: bytes) -> SpeechPart:
     if not isinstance(data, dict):
         raise BadPayloadError("invalid_json", "not a JSON object")
     speech = data.get("text")
-    if not isinstance(speech, str):
-        raise BadPayloadError("invalid_field", "'text' must be a string")
+    if not isinstance(speech, str) or not speech.strip():
+        raise _invalid("text", "must be a non-blank string")
     chunk = _positive_int(data, "chunk")
     total = _positive_int(data, "total_chunks")
     if chunk > total:
-        raise BadPayloadError("invalid_field", f"chunk {chunk} > total_chunks {total}")
-    if total > 1 and not data.get("id"):
-        raise BadPayloadError("invalid_field", "chunked text needs an 'id'")
-    message_id = data.get("id")
-    if message_id is None:
-        message_id = f"json-{uuid.uuid4().hex}"
-    elif isinstance(message_id, int) and not isinstance(message_id, bool):
-        message_id = str(message_id)
-    elif not isinstance(message_id, str) or not message_id:
-        raise BadPayloadError("invalid_field", "'id' must be a non-empty string")
-    priority_name = data.get("priority", "normal")
+        raise _invalid("chunk", f"{chunk} is over total_chunks {total}")
+    priority_name = data.get("priority")
     if priority_name is None:
-        priority_name = "normal"
-    if not isinstance(priority_name, str) or priority_name.lower() not in PRIORITIES:
-        raise BadPayloadError("invalid_field", "'priority' must be critical, high or normal")
-    if not speech.strip():
-        raise BadPayloadError("invalid_field", "'text' is missing or empty")
-    timestamp = data.get("timestamp")
-    if timestamp is not None and (
-        isinstance(timestamp, bool) or not isinstance(timestamp, int | float)
+        priority_name = Priority.NORMAL.label
+    elif not isinstance(priority_name, str) or priority_name.lower() not in PRIORITIES:
+        raise _invalid("priority", "must be critical, high or normal")
+    message_id = data.get("id")
+    if (
+        isinstance(message_id, bool)
+        or not isinstance(message_id, str | int | None)
+        or message_id == ""
     ):
-        raise BadPayloadError("invalid_field", "'timestamp' must be a number (Unix time)")
+        raise _invalid("id", "must be a non-empty string or an integer")
+    if message_id is None and total > 1:
+        raise _invalid("id", "is needed when total_chunks > 1")
+    timestamp = data.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float | None):
+        raise _invalid("timestamp", "must be a number (Unix time)")
+    source = _optional_str(data, "source")
+    speak = data.get("speak")
+    if speak is None:
+        speak = True
+    elif not isinstance(speak, bool):
+        raise _invalid("speak", "must be true or false")
     return SpeechPart(
-        id=message_id,
+        id=f"json-{uuid.uuid4().hex}" if message_id is None else str(message_id),
         text=speech.strip(),
         chunk=chunk,
         total_chunks=total,
         priority=PRIORITIES[priority_name.lower()],
-        source=_optional_str(data, "source"),
+        source=DEFAULT_SOURCE if source is None else source,
         language=_optional_str(data, "language"),
         timestamp=None if timestamp is None else float(timestamp),
+        speak=speak,
+        satellite=_optional_str(data, "satellite"),
     )
 
 

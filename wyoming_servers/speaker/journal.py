@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from .contract import PRIORITIES, SpeechPart
+from .contract import DEFAULT_SOURCE, PRIORITIES, SpeechPart
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ def part_record(part: SpeechPart) -> dict[str, Any]:
         "source": part.source,
         "language": part.language,
         "timestamp": part.timestamp,
+        "satellite": part.satellite,
     }
 
 
@@ -55,9 +56,10 @@ def parse_part(record: dict[str, Any]) -> SpeechPart:
         chunk=int(record["chunk"]),
         total_chunks=int(record["total_chunks"]),
         priority=PRIORITIES[str(record["priority"])],
-        source=_optional_str(record.get("source")),
+        source=_optional_str(record.get("source")) or DEFAULT_SOURCE,  # older journals: null
         language=_optional_str(record.get("language")),
         timestamp=None if record.get("timestamp") is None else float(record["timestamp"]),
+        satellite=_optional_str(record.get("satellite")),
     )
     if not 1 <= part.chunk <= part.total_chunks:
         raise ValueError(f"chunk {part.chunk} of {part.total_chunks}")

@@ -135,9 +135,20 @@ async def metrics(request: web.Request) -> web.Response:
     metric("volume_percent", "gauge", "Playback volume.", {"": speaker.volume})
     metric("mqtt_connected", "gauge", "1 while connected to the broker.",
            {"": int(_mqtt_connected(request))})  # fmt: skip
-    if stats.last_first_audio_ms is not None:
-        metric("first_audio_ms", "gauge", "Receive to first audio of the last utterance.",
-               {"": stats.last_first_audio_ms})  # fmt: skip
+    metric("skipped_not_for_speaker_total", "counter",
+           "Utterances not spoken here (speak: false, a voice satellite plays them).",
+           {"": stats.skipped_not_for_speaker})  # fmt: skip
+    latencies = (
+        ("first_audio_ms", "Receive to first audio of the last utterance (queue wait + synthesis).",
+         stats.last_first_audio_ms),
+        ("queue_wait_ms", "Receive to TTS request of the last utterance (time in the queue).",
+         stats.last_queue_wait_ms),
+        ("synthesis_ms", "TTS request to first audio of the last utterance.",
+         stats.last_synthesis_ms),
+    )  # fmt: skip
+    for name, help_text, value in latencies:
+        if value is not None:
+            metric(name, "gauge", help_text, {"": value})
     return web.Response(
         text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff"},

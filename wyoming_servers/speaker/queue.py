@@ -35,13 +35,14 @@ class Utterance:
     id: str
     priority: Priority
     total_chunks: int
-    source: str | None = None
+    source: str = "external"
     language: str | None = None
     parts: dict[int, str] = field(default_factory=dict)
     received: float = field(default_factory=time.time)
     received_monotonic: float = field(default_factory=time.monotonic)
     attempts: int = 0
     incomplete: bool = False
+    first_audio_monotonic: float | None = None  # of the current attempt
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @classmethod
@@ -130,7 +131,7 @@ class SpeechQueue:
             return AddResult.DUPLICATE, None
         if part.id in self._closed:
             return AddResult.LATE, None
-        _remember(self._seen, key)
+        remember(self._seen, key)
         utterance = self._active.get(part.id)
         if utterance is not None:
             utterance.add(part)
@@ -168,11 +169,11 @@ class SpeechQueue:
     def done(self, utterance: Utterance) -> None:
         """Forget an utterance that finished or was dropped: later chunks of it are ignored."""
         self._active.pop(utterance.id, None)
-        _remember(self._closed, utterance.id)
+        remember(self._closed, utterance.id)
 
     def forget(self, message_id: str) -> None:
         """Treat an id as finished (e.g. completed before a restart): redeliveries are ignored."""
-        _remember(self._closed, message_id)
+        remember(self._closed, message_id)
 
     def clear(self) -> list[Utterance]:
         """Drop every waiting utterance and return them."""
@@ -187,7 +188,8 @@ class SpeechQueue:
         return [entry[2] for entry in sorted(self._heap, key=lambda e: (e[0], e[1]))]
 
 
-def _remember[K](store: OrderedDict[K, None], key: K) -> None:
+def remember[K](store: OrderedDict[K, None], key: K) -> None:
+    """Add key to a bounded, insertion-ordered set (the oldest keys are forgotten)."""
     store[key] = None
     store.move_to_end(key)
     while len(store) > SEEN_LIMIT:

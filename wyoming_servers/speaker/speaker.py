@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 import asyncio
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 import contextlib
 from dataclasses import asdict, dataclass, field
@@ -15,7 +15,7 @@ from typing import Any
 
 from .contract import BadPayloadError, Priority, SpeechPart, StopRequest, parse_text
 from .journal import Journal
-from .queue import AddResult, SpeechQueue, Utterance
+from .queue import AddResult, SpeechQueue, Utterance, remember
 from .sinks import AudioFormat, Sink
 from .synth import SynthError, WyomingSynth
 
@@ -32,12 +32,14 @@ class HistoryEntry:
     id: str
     text: str
     priority: str
-    source: str | None
+    source: str
     outcome: str
     received: float
     started: float
     finished: float
     audio_seconds: float
+    queue_wait_ms: float  # received (or preempted) -> this attempt's request to the TTS server
+    synthesis_ms: float | None  # request to the TTS server -> first audio (None: no audio)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Stats:
     chunks: int = 0
     duplicates: int = 0
     retained_ignored: int = 0
+    skipped_not_for_speaker: int = 0  # `speak: false`: a voice satellite plays it
     expired: int = 0
     late_chunks: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
@@ -60,7 +63,11 @@ class Stats:
     tts_errors: int = 0
     stop_requests: int = 0
     audio_seconds: float = 0.0
+    # The last utterance that played audio: received -> first audio, split into the wait in
+    # the queue and the synthesis (request to the TTS server -> first audio).
     last_first_audio_ms: float | None = None
+    last_queue_wait_ms: float | None = None
+    last_synthesis_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready counters."""
@@ -83,6 +90,10 @@ def scale_volume(audio: bytes, width: int, volume: int) -> bytes:
     if sys.byteorder == "big":
         scaled.byteswap()
     return scaled.tobytes()
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 class Speaker:
@@ -120,6 +131,7 @@ class Speaker:
         self._retrying: Utterance | None = None
         self._played_seconds = 0.0
         self._wakeup = asyncio.Event()
+        self._skipped: OrderedDict[str, None] = OrderedDict()
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call listener (synchronously) whenever status, queue or volume changes."""
@@ -140,8 +152,11 @@ class Speaker:
         try:
             part = parse_text(payload)
         except BadPayloadError as err:
-            self.stats.rejected[err.kind] += 1
-            _LOGGER.warning("Rejected speech payload (%s): %s", err.kind, err.detail)
+            self.stats.rejected[err.reason] += 1
+            _LOGGER.warning("Rejected speech payload (%s): %s", err.reason, err.detail)
+            return None
+        if not part.speak:
+            self._skip(part)
             return None
         if self._expired(part):
             return None
@@ -169,6 +184,16 @@ class Speaker:
                     self._interrupt_playback("preempt")
             self._changed()
         return result
+
+    def _skip(self, part: SpeechPart) -> None:
+        """Count (once per utterance) speech that a voice satellite plays instead of us."""
+        if part.id in self._skipped:
+            return
+        remember(self._skipped, part.id)
+        self.stats.skipped_not_for_speaker += 1
+        _LOGGER.debug(
+            "Not speaking %s: %s plays it (speak: false)", part.id, part.satellite or "a satellite"
+        )
 
     def _expired(self, part: SpeechPart) -> bool:
         """Whether --max-age drops this part (counted and logged)."""
@@ -258,8 +283,10 @@ class Speaker:
             self._wakeup.clear()
             self._set_status("speaking")
             started = time.time()
+            started_monotonic = time.monotonic()
             utterance.attempts += 1
-            self._play_task = asyncio.create_task(self._play(utterance))
+            utterance.first_audio_monotonic = None
+            self._play_task = asyncio.create_task(self._play(utterance, started_monotonic))
             try:
                 await asyncio.wait([self._play_task])
             except asyncio.CancelledError:
@@ -306,6 +333,12 @@ class Speaker:
                         started=started,
                         finished=time.time(),
                         audio_seconds=round(seconds, 3),
+                        queue_wait_ms=_ms(started_monotonic - utterance.received_monotonic),
+                        synthesis_ms=(
+                            None
+                            if utterance.first_audio_monotonic is None
+                            else _ms(utterance.first_audio_monotonic - started_monotonic)
+                        ),
                     )
                 )
             if len(self.queue) == 0 and self.status != "idle":
@@ -334,8 +367,11 @@ class Speaker:
         _LOGGER.error("Playback failed", exc_info=err)
         return "failed", 0.0
 
-    async def _play(self, utterance: Utterance) -> float:
-        """Synthesize and play one utterance; return the seconds of audio played."""
+    async def _play(self, utterance: Utterance, requested: float) -> float:
+        """Synthesize and play one utterance; return the seconds of audio played.
+
+        `requested` is the monotonic time the TTS request starts (after the queue wait).
+        """
         audio_format: AudioFormat | None = None
         written = 0
         self._played_seconds = 0.0
@@ -346,9 +382,12 @@ class Speaker:
                     if isinstance(item, AudioFormat):
                         audio_format = item
                         await self.sink.open(utterance.id, item)
-                        self.stats.last_first_audio_ms = round(
-                            (time.monotonic() - utterance.received_monotonic) * 1000, 1
-                        )
+                        first_audio = time.monotonic()
+                        utterance.first_audio_monotonic = first_audio
+                        stats = self.stats
+                        stats.last_first_audio_ms = _ms(first_audio - utterance.received_monotonic)
+                        stats.last_queue_wait_ms = _ms(requested - utterance.received_monotonic)
+                        stats.last_synthesis_ms = _ms(first_audio - requested)
                         continue
                     assert audio_format is not None
                     await self.sink.write(scale_volume(item, audio_format.width, self.volume))

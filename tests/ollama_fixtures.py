@@ -51,7 +51,10 @@ def brain_entry(
         version=1,
         subentries_data=[
             ConfigSubentryData(
-                data=agent_options, subentry_type="conversation", title="Moxie", unique_id=None
+                data=agent_options,
+                subentry_type="conversation",
+                title="Cerebro de Moxie",
+                unique_id=None,
             ),
             *extra,
         ],
@@ -90,7 +93,7 @@ async def moxie_brain(
     mqtt_ready: MockConfigEntry,
     mosquitto: Mosquitto,
 ) -> MockConfigEntry:
-    """A loaded Spanish Moxie whose brain is the loopback Ollama, with one agent `Moxie`.
+    """A loaded Spanish Moxie whose brain is the loopback Ollama, with one agent `Cerebro de Moxie`.
 
     The agent is `conversation.moxie`, its takeover switch `switch.moxie_puppet_takeover`.
     """

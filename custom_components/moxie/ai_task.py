@@ -22,6 +22,9 @@ from .models import MoxieConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
+# Generation requests run concurrently, as in Home Assistant's own ollama integration.
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
@@ -31,11 +34,12 @@ async def async_setup_entry(
     """Add one AI task entity per AI task subentry (none for a Moxie without Ollama URL)."""
     if (brain := entry.runtime_data.brain) is None:
         return
-    async_add_entities(
-        MoxieTaskEntity(entry, subentry, brain)
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_AI_TASK
-    )
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_AI_TASK:
+            async_add_entities(
+                [MoxieTaskEntity(entry, subentry, brain)],
+                config_subentry_id=subentry.subentry_id,
+            )
 
 
 def _ignore(_content: str) -> None:
@@ -51,10 +55,9 @@ class MoxieTaskEntity(ai_task.AITaskEntity, MoxieEntity):
 
     def __init__(self, entry: MoxieConfigEntry, subentry: ConfigSubentry, brain: Brain) -> None:
         """Set up the AI task of one subentry."""
-        super().__init__(entry, subentry.subentry_id)
-        self.subentry = subentry
+        super().__init__(entry, subentry, ai_task.DOMAIN)
         self.brain = brain
-        self._attr_name = subentry.title
+        self._attr_name = None  # the AI task is its device, named after the subentry
 
     @override
     async def _async_generate_data(

@@ -7,9 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 import logging
-from typing import Any
 
-from homeassistant.const import CONF_API_KEY, CONF_URL
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
@@ -18,7 +16,6 @@ import httpx
 import ollama
 
 from .const import CONNECT_TIMEOUT, DOMAIN, RECHECK_INTERVAL
-from .models import MoxieConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -244,52 +241,9 @@ class Brain:
 
 
 @callback
-def async_start_brain(hass: HomeAssistant, entry: MoxieConfigEntry) -> Brain | None:
-    """Create the brain of entry and check it in the background; None without Ollama URL.
-
-    The check never delays the setup: the speech mirror works whatever Ollama does.
-    """
-    if not (url := entry.data.get(CONF_URL)):
-        return None
-    brain = Brain(hass, entry.entry_id, entry.title, url, entry.data.get(CONF_API_KEY))
-    brain.start_task = entry.async_create_background_task(
-        hass, brain.async_check(), "Moxie brain check"
-    )
-    return brain
-
-
-@callback
 def async_remove_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Delete every repair issue of a removed entry."""
     registry = ir.async_get(hass)
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.endswith(f"_{entry_id}"):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
-
-
-def brain_diagnostics(entry: MoxieConfigEntry) -> dict[str, Any]:
-    """Describe the brain and its agents for diagnostics (no API key)."""
-    data = entry.runtime_data
-    brain = data.brain
-    agents = []
-    for subentry in entry.subentries.values():
-        takeover = data.takeovers.get(subentry.subentry_id)
-        agents.append(
-            {
-                "title": subentry.title,
-                "options": {k: v for k, v in subentry.data.items() if k != CONF_API_KEY},
-                "takeover_active": bool(takeover and takeover.active),
-                "takeover_until": takeover.until.isoformat()
-                if takeover and takeover.until
-                else None,
-            }
-        )
-    return {
-        "configured": brain is not None,
-        "url": brain.url if brain else None,
-        "api_key_set": bool(entry.data.get(CONF_API_KEY)),
-        "problem": brain.problem if brain else None,
-        "installed_models": brain.models if brain else [],
-        "missing_models": sorted(brain.missing_models) if brain else [],
-        "agents": agents,
-    }

@@ -1,4 +1,8 @@
-"""Diagnostics for Moxie: configuration, MQTT topics and the mirror's counters."""
+"""Diagnostics for Moxie: configuration, MQTT topics, the mirror's counters and the brain.
+
+What people said (persona prompts, utterances, Puppet lines) is redacted: a bug report must not
+carry a child's words.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,21 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components import mqtt
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
+from homeassistant.const import CONF_API_KEY, CONF_PROMPT
 from homeassistant.core import HomeAssistant
 
-from .brain import brain_diagnostics
 from .models import MoxieConfigEntry
 
-TO_REDACT = {"api_key", "password", "username"}
+TO_REDACT = {CONF_API_KEY, "password", "username", CONF_PROMPT}
+# Fields of a recent utterance that may hold what someone said.
+UTTERANCE_TEXT = {"text"}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: MoxieConfigEntry
 ) -> dict[str, Any]:
-    """Return what helps to understand a Moxie entry, without secrets."""
+    """Return what helps to understand a Moxie entry, without secrets nor anyone's words."""
     data = entry.runtime_data
     mirror = data.mirror
     return {
@@ -34,13 +40,51 @@ async def async_get_config_entry_diagnostics(
         }
         | asdict(mirror.topics),
         "mirror": {
-            "status": mirror.status,
             "published_utterances": mirror.published,
             "heard_utterances": mirror.heard,
             "rejected": dict(mirror.rejected),
             "rejected_total": sum(mirror.rejected.values()),
-            "recent_utterances": list(mirror.recent),
+            "recent_utterances": [
+                async_redact_data(utterance, UTTERANCE_TEXT) for utterance in mirror.recent
+            ],
         },
         "discovery": {"published": data.discovery.published, "payload": data.discovery.payload},
-        "brain": brain_diagnostics(entry),
+        "assistant": {
+            "status": data.status.state,
+            "speaker_seen": data.status.speaker_seen,
+            "pipeline_id": data.pipeline.pipeline_id if data.pipeline else None,
+        },
+        "brain": _brain_diagnostics(entry),
     }
+
+
+def _brain_diagnostics(entry: MoxieConfigEntry) -> dict[str, Any]:
+    """Describe the brain and its agents (no API key, no persona prompt)."""
+    data = entry.runtime_data
+    brain = data.brain
+    subentries = []
+    for subentry in entry.subentries.values():
+        takeover = data.takeovers.get(subentry.subentry_id)
+        subentries.append(
+            {
+                "type": subentry.subentry_type,
+                "title": subentry.title,
+                "options": async_redact_data(dict(subentry.data), TO_REDACT),
+                "takeover_active": bool(takeover and takeover.active),
+                "takeover_until": takeover.until.isoformat()
+                if takeover and takeover.until
+                else None,
+            }
+        )
+    return {
+        "configured": brain is not None,
+        "url": brain.url if brain else None,
+        "api_key_set": bool(entry.data.get(CONF_API_KEY)),
+        "problem": brain.problem if brain else None,
+        "installed_models": brain.models if brain else [],
+        "missing_models": sorted(brain.missing_models) if brain else [],
+        "agents": subentries,
+    }
+
+
+__all__ = ["REDACTED", "async_get_config_entry_diagnostics"]

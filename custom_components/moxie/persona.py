@@ -33,7 +33,9 @@ PERSONA_PROMPT: Final[dict[str, str]] = {
 
 LINES: Final[dict[str, dict[Line, str]]] = {
     "es": {
-        "takeover": "Un momento, por favor.",
+        "takeover": (
+            "Ahora mismo una persona está hablando a través de mí. Un momento, por favor."
+        ),
         "unreachable": (
             "Ahora mismo no puedo pensar: no consigo hablar con mi cerebro, el servidor "
             "Ollama. Revisa que esté encendido y conectado a la red."
@@ -50,7 +52,7 @@ LINES: Final[dict[str, dict[Line, str]]] = {
         "too_many_steps": "Lo he intentado varias veces, pero no he podido terminarlo.",
     },
     "en": {
-        "takeover": "One moment, please.",
+        "takeover": "A person is speaking through me right now. One moment, please.",
         "unreachable": (
             "I can't think right now: I can't reach my brain, the Ollama server. Check that "
             "it is on and connected to the network."

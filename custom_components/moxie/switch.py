@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any, override
 
-from homeassistant.components.switch import SwitchEntity
+from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN, SwitchEntity
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import MoxieEntity
 from .models import MoxieConfigEntry
 from .takeover import Takeover
+
+# The switch only reads the takeover's state; nothing is polled.
+PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
@@ -20,10 +24,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one takeover switch per agent."""
-    async_add_entities(
-        TakeoverSwitch(entry, entry.subentries[subentry_id], takeover)
-        for subentry_id, takeover in entry.runtime_data.takeovers.items()
-    )
+    for subentry_id, takeover in entry.runtime_data.takeovers.items():
+        async_add_entities(
+            [TakeoverSwitch(entry, entry.subentries[subentry_id], takeover)],
+            config_subentry_id=subentry_id,
+        )
 
 
 class TakeoverSwitch(MoxieEntity, SwitchEntity):
@@ -31,12 +36,21 @@ class TakeoverSwitch(MoxieEntity, SwitchEntity):
 
     _attr_translation_key = "takeover"
     _attr_should_poll = False
+    # A control of the owner's: configuration entities are not exposed to Assist by default,
+    # so whoever talks to Moxie cannot ask it to end the takeover.
+    _attr_entity_category = EntityCategory.CONFIG
 
     def __init__(
         self, entry: MoxieConfigEntry, subentry: ConfigSubentry, takeover: Takeover
     ) -> None:
         """Follow the takeover of one agent."""
-        super().__init__(entry, f"{subentry.subentry_id}_takeover")
+        super().__init__(
+            entry,
+            subentry,
+            SWITCH_DOMAIN,
+            key_suffix="_takeover",
+            id_suffix="_puppet_takeover",
+        )
         self.takeover = takeover
 
     @override

@@ -10,10 +10,6 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_TAKEOVER_MINUTES, DEFAULT_TAKEOVER_MINUTES, SUBENTRY_AGENT
-from .mirror import SpeechMirror
-from .models import MoxieConfigEntry
-
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -66,6 +62,11 @@ class Takeover:
         return remove
 
     @callback
+    def async_puppet_spoke(self, _text: str) -> None:
+        """Pause the agent (again) from now: the Puppet made Moxie speak."""
+        self.async_start()
+
+    @callback
     def async_shutdown(self) -> None:
         """Cancel the timer (entry unload)."""
         self._cancel()
@@ -83,29 +84,3 @@ class Takeover:
     def _notify(self) -> None:
         for listener in list(self._listeners):
             listener()
-
-
-@callback
-def async_setup_takeovers(
-    hass: HomeAssistant, entry: MoxieConfigEntry, mirror: SpeechMirror
-) -> dict[str, Takeover]:
-    """Create one takeover per agent subentry, started whenever the Puppet speaks."""
-    takeovers: dict[str, Takeover] = {}
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type != SUBENTRY_AGENT:
-            continue
-        minutes = float(subentry.data.get(CONF_TAKEOVER_MINUTES, DEFAULT_TAKEOVER_MINUTES))
-        takeovers[subentry.subentry_id] = takeover = Takeover(hass, timedelta(minutes=minutes))
-        entry.async_on_unload(takeover.async_shutdown)
-        entry.async_on_unload(mirror.async_listen_puppet(_puppet_listener(takeover)))
-    return takeovers
-
-
-def _puppet_listener(takeover: Takeover) -> Callable[[str], None]:
-    """Return a Puppet listener that starts takeover."""
-
-    @callback
-    def puppet_spoke(_text: str) -> None:
-        takeover.async_start()
-
-    return puppet_spoke

@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_server import ChatReply, OllamaServer
 
-TASK = "ai_task.moxie_ai_task"
+TASK = "ai_task.moxie"
 TASK_SUBENTRY = ConfigSubentryData(
     data={"model": "qwen3:4b", "num_ctx": 4096, "keep_alive": 60, "think": False},
     subentry_type="ai_task_data",
@@ -111,10 +111,10 @@ async def test_add_ai_task(
     assert result["type"] is FlowResultType.FORM
     fields = {str(key): key for key in result["data_schema"].schema}
     assert set(fields) == {"name", "model", "keep_alive", "num_ctx", "think"}
-    assert fields["name"].default() == "AI task"
+    assert fields["name"].default() == "Tareas IA de Moxie"
 
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": "AI task", "model": "qwen3:4b"}
+        result["flow_id"], {"name": "Tareas IA de Moxie", "model": "qwen3:4b"}
     )
     await hass.async_block_till_done()
 

@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_should_expose
+from homeassistant.const import EntityCategory
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -59,12 +61,18 @@ async def test_puppet_pauses_the_agent(
     ends_at = dt_util.parse_datetime(attributes["ends_at"])
     assert ends_at is not None
     assert timedelta(minutes=9) < ends_at - dt_util.utcnow() <= timedelta(minutes=10)
-    assert await converse(hass, "¿Quién eres?") == "Un momento, por favor."
+    assert (
+        await converse(hass, "¿Quién eres?")
+        == "Ahora mismo una persona está hablando a través de mí. Un momento, por favor."
+    )
     assert ollama_server.chat_requests == []
     said = await mqtt_probe.wait_for(
         "moxie/tts/text", where=lambda m: m.json()["source"] == "assistant"
     )
-    assert said[0].json()["text"] == "Un momento, por favor."
+    assert (
+        said[0].json()["text"]
+        == "Ahora mismo una persona está hablando a través de mí. Un momento, por favor."
+    )
     await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)
     assert [m.text for m in mqtt_probe.messages["moxie/status"]] == ["idle", "speaking", "idle"]
 
@@ -82,7 +90,10 @@ async def test_takeover_ends_by_itself(
     """After the configured time the agent answers again."""
     await hass.services.async_call("switch", "turn_on", {"entity_id": SWITCH}, blocking=True)
     assert hass.states.get(SWITCH).state == "on"
-    assert await converse(hass, "Hola") == "Un momento, por favor."
+    assert (
+        await converse(hass, "Hola")
+        == "Ahora mismo una persona está hablando a través de mí. Un momento, por favor."
+    )
 
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=10, seconds=1))
     await hass.async_block_till_done()
@@ -109,20 +120,35 @@ async def test_takeover_duration_is_configurable(
     assert hass.states.get(SWITCH).state == "off"
 
 
-async def test_agent_and_switch_are_on_the_moxie_device(
+async def test_agent_and_switch_are_on_the_agents_device(
     hass: HomeAssistant, moxie_brain: MockConfigEntry
 ) -> None:
-    """The agent and its takeover switch show on Moxie's own device."""
+    """The agent and its takeover switch show on the agent's device, named after it."""
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
     agent = entities.async_get(AGENT)
     switch = entities.async_get(SWITCH)
     assert agent is not None
     assert switch is not None
+    [subentry] = moxie_brain.subentries.values()
+    assert agent.config_subentry_id == switch.config_subentry_id == subentry.subentry_id
     assert agent.device_id == switch.device_id
     device = devices.async_get(agent.device_id)
     assert device is not None
-    assert device.name == "Moxie"
-    assert ("moxie", moxie_brain.entry_id) in device.identifiers
-    assert agent.translation_key is None
+    assert device.name == "Cerebro de Moxie"
+    assert device.config_subentry_id == subentry.subentry_id
+    assert hass.states.get(AGENT).name == "Cerebro de Moxie"
+    assert hass.states.get(SWITCH).name == "Cerebro de Moxie Puppet takeover"  # HA in English
     assert switch.translation_key == "takeover"
+
+
+async def test_takeover_switch_is_not_exposed_to_assist(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry
+) -> None:
+    """Whoever talks to Moxie cannot switch off the owner's takeover: it is not exposed."""
+    switch = er.async_get(hass).async_get(SWITCH)
+    assert switch is not None
+    assert switch.entity_category is EntityCategory.CONFIG
+    assert not async_should_expose(hass, conversation.DOMAIN, SWITCH)
+    # A plain switch of the same home is exposed by default, so the rule above is Moxie's own.
+    assert async_should_expose(hass, conversation.DOMAIN, "switch.kitchen")

@@ -1,0 +1,1 @@
+"""Tests of moxie-tts, Moxie's fast Wyoming TTS server."""

@@ -1,7 +1,8 @@
-"""Run a development Home Assistant with the Moxie integration and an embedded MQTT broker.
+"""Run a development Home Assistant with the Moxie integration and a local MQTT broker.
 
 The first run writes `.dev/config` (configuration.yaml, the integration linked in, and config
 entries for MQTT and Moxie), so the Moxie device, its entities and `moxie.say` work at once.
+Automations, scripts and scenes live in their usual files, so blueprints can be used there.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ frontend:
 config:
 api:
 diagnostics:
+http: !include http.yaml
+automation: !include automations.yaml
+script: !include scripts.yaml
+scene: !include scenes.yaml
 logger:
   default: info
   logs:
@@ -65,12 +70,31 @@ def config_entry(
     }
 
 
-def prepare_config(config_dir: Path, mqtt_port: int) -> None:
+# What a configuration written by an older develop script lacks, appended once.
+INCLUDES = {
+    "http:": "http: !include http.yaml\n",
+    "automation:": "automation: !include automations.yaml\n",
+    "script:": "script: !include scripts.yaml\n",
+    "scene:": "scene: !include scenes.yaml\n",
+}
+# The editors of Home Assistant write these files; they start empty.
+EMPTY_FILES = {"automations.yaml": "[]\n", "scripts.yaml": "", "scenes.yaml": "[]\n"}
+
+
+def prepare_config(config_dir: Path, mqtt_port: int, http_port: int) -> None:
     """Write configuration.yaml, link the integration and seed MQTT + Moxie entries once."""
     config_dir.mkdir(parents=True, exist_ok=True)
     yaml_path = config_dir / "configuration.yaml"
     if not yaml_path.exists():
         yaml_path.write_text(CONFIGURATION, encoding="utf-8")
+    configuration = yaml_path.read_text(encoding="utf-8")
+    missing = [line for key, line in INCLUDES.items() if f"\n{key}" not in f"\n{configuration}"]
+    if missing:
+        yaml_path.write_text(configuration.rstrip("\n") + "\n" + "".join(missing), "utf-8")
+    for name, content in EMPTY_FILES.items():
+        if not (config_dir / name).exists():
+            (config_dir / name).write_text(content, encoding="utf-8")
+    (config_dir / "http.yaml").write_text(f"server_port: {http_port}\n", encoding="utf-8")
     custom = config_dir / "custom_components"
     custom.mkdir(exist_ok=True)
     link = custom / "moxie"
@@ -82,7 +106,7 @@ def prepare_config(config_dir: Path, mqtt_port: int) -> None:
         return
     storage.mkdir(exist_ok=True)
     entries = [
-        config_entry("mqtt", "Embedded broker", {"broker": "127.0.0.1", "port": mqtt_port}, None),
+        config_entry("mqtt", "Local broker", {"broker": "127.0.0.1", "port": mqtt_port}, None),
         config_entry(
             "moxie", "Moxie", {"name": "Moxie", "base_topic": "moxie", "language": "es"}, "moxie"
         ),
@@ -150,16 +174,22 @@ def main() -> None:
     parser.add_argument(
         "--mqtt-port", type=int, default=int(os.environ.get("MOXIE_DEV_MQTT_PORT", "1883"))
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("MOXIE_DEV_PORT", "8123")),
+        help="Home Assistant's web port (default 8123)",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete .dev/config first")
     args = parser.parse_args()
     if args.fresh and args.config.exists():
         shutil.rmtree(args.config)
-    prepare_config(args.config, args.mqtt_port)
+    prepare_config(args.config, args.mqtt_port, args.port)
     broker = start_broker(args.broker, args.mqtt_port, args.config.parent / "broker")
     hass = subprocess.Popen(
         [str(Path(sys.executable).parent / "hass"), "--config", str(args.config), "--skip-pip"]
     )
-    print("Home Assistant is starting: http://localhost:8123 (Ctrl-C to stop)")
+    print(f"Home Assistant is starting: http://localhost:{args.port} (Ctrl-C to stop)")
     try:
         sys.exit(hass.wait())
     except KeyboardInterrupt:

@@ -48,6 +48,9 @@ def discovery_payload(topics: MoxieTopics, name: str, language: str) -> dict[str
                 "name": names["puppet"],
                 "icon": "mdi:account-voice",
                 "cmd_t": topics.puppet_set,
+                "stat_t": topics.puppet_state,
+                # JSON, since an empty retained payload would delete the retained message.
+                "val_tpl": "{{ value_json.text }}",
                 "max": 255,
                 "mode": "text",
             },
@@ -74,6 +77,11 @@ def discovery_payload(topics: MoxieTopics, name: str, language: str) -> dict[str
     }
 
 
+def puppet_state(text: str) -> str:
+    """Return the payload of `<base>/puppet/state` showing text (up to 255 characters)."""
+    return json.dumps({"text": text[:255]}, ensure_ascii=False)
+
+
 class MoxieDiscovery:
     """Publishes (and removes) the Moxie device, and keeps it there across HA restarts."""
 
@@ -97,6 +105,10 @@ class MoxieDiscovery:
         await mqtt.async_publish(
             self.hass, self.topics.discovery, json.dumps(self.payload), qos=1, retain=True
         )
+        # The Puppet box starts empty (not "unknown"), ready for a line.
+        await mqtt.async_publish(
+            self.hass, self.topics.puppet_state, puppet_state(""), qos=1, retain=True
+        )
         await mqtt.async_publish(self.hass, self.topics.availability, "online", qos=1, retain=True)
         self.published += 1
 
@@ -118,5 +130,10 @@ class MoxieDiscovery:
 
     async def async_remove(self) -> None:
         """Remove the device and clear every retained topic of this Moxie (entry removed)."""
-        for topic in (self.topics.discovery, self.topics.availability, self.topics.status):
+        for topic in (
+            self.topics.discovery,
+            self.topics.availability,
+            self.topics.status,
+            self.topics.puppet_state,
+        ):
             await mqtt.async_publish(self.hass, topic, "", qos=1, retain=True)

@@ -40,6 +40,11 @@ class MoxieTopics:
         return f"{self.base}/puppet/set"
 
     @property
+    def puppet_state(self) -> str:
+        """What the Puppet text box shows: the line being said, then empty for the next one."""
+        return f"{self.base}/puppet/state"
+
+    @property
     def speech(self) -> str:
         """One event per complete utterance seen on the mirror (the Speech event entity)."""
         return f"{self.base}/speech"

@@ -29,6 +29,7 @@ def test_every_integration_topic_is_documented() -> None:
         "tts_stop",
         "tts_status",
         "puppet_set",
+        "puppet_state",
         "speech",
         "status",
         "availability",

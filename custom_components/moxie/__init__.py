@@ -14,6 +14,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .assistant_status import AssistantStatus
 from .blueprint_install import async_install_blueprints
+from .card import async_setup_card
 from .brain import Brain, async_remove_issues
 from .const import (
     CONF_BASE_TOPIC,
@@ -25,6 +26,7 @@ from .const import (
     DOMAIN,
     SUBENTRY_AGENT,
 )
+from .conversation_log import async_start_conversation_log
 from .discovery import MoxieDiscovery
 from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
@@ -42,6 +44,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register Moxie's actions and install its blueprints."""
     async_setup_services(hass)
     await async_install_blueprints(hass)
+    await async_setup_card(hass)
     return True
 
 
@@ -74,6 +77,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
         brain=_async_start_brain(hass, entry),
         takeovers=_async_setup_takeovers(hass, entry, mirror),
     )
+    entry.runtime_data.conversation_log = await async_start_conversation_log(hass, entry)
     # No update listener: the flows reload the entry themselves (once), as core does since
     # Home Assistant 2025.x (update listeners with async_update_reload_and_abort break in 2026.12).
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

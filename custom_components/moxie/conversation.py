@@ -16,6 +16,7 @@ from .answer import AnswerSpeaker
 from .brain import Brain, BrainError, Problem
 from .chat import async_stream_answer
 from .const import DOMAIN, SUBENTRY_AGENT
+from .conversation_log import log_turn
 from .entity import MoxieEntity
 from .models import MoxieConfigEntry
 from .persona import Line, line, persona_prompt
@@ -104,6 +105,7 @@ class MoxieConversationEntity(
         await super().async_will_remove_from_hass()
 
     @override
+    @log_turn
     async def _async_handle_message(
         self,
         user_input: conversation.ConversationInput,

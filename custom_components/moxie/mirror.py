@@ -13,6 +13,7 @@ from typing import Any
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
 
 from .const import (
     ASSISTANT_STATES,
@@ -207,7 +208,8 @@ class SpeechMirror:
             "priority": first.priority,
             "language": first.language or self.language,
             "chunks": first.total_chunks,
-            "timestamp": first.timestamp,
+            # A date a person can read in the event's attributes (the mirror JSON keeps Unix time).
+            "timestamp": dt_util.utc_from_timestamp(first.timestamp).isoformat(),
         }
         self.recent.append(event)
         await self._async_publish(self.topics.speech, json.dumps(event, ensure_ascii=False), qos=1)

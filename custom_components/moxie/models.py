@@ -10,6 +10,7 @@ from homeassistant.config_entries import ConfigEntry
 if TYPE_CHECKING:
     from .assistant_status import AssistantStatus
     from .brain import Brain
+    from .conversation_log import ConversationLog
     from .discovery import MoxieDiscovery
     from .mirror import SpeechMirror
     from .takeover import Takeover
@@ -27,6 +28,8 @@ class MoxieData:
     brain: Brain | None = None
     # The Puppet takeover of each agent, by agent subentry id.
     takeovers: dict[str, Takeover] = field(default_factory=dict)
+    # The conversation kept for the Moxie card (questions, answers, everything Moxie said).
+    conversation_log: ConversationLog | None = None
 
 
 type MoxieConfigEntry = ConfigEntry[MoxieData]

@@ -1,4 +1,4 @@
-"""Moxie's actions: moxie.say and moxie.stop."""
+"""Moxie's actions: moxie.say, moxie.stop and moxie.clear_conversation."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import probatio as vol
 
 from .const import DOMAIN, PRIORITIES, SERVICE_SAY, SERVICE_STOP, SOURCE_ACTION
 from .models import MoxieConfigEntry
+
+SERVICE_CLEAR_CONVERSATION = "clear_conversation"
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_TEXT = "text"
@@ -35,6 +37,7 @@ SAY_SCHEMA = vol.Schema(
         vol.Optional(ATTR_LANGUAGE): vol.All(cv.string, vol.Length(2, 16)),
     }
 )
+CLEAR_SCHEMA = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
 STOP_SCHEMA = vol.Schema(
     {
         vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -86,6 +89,12 @@ async def _async_stop(call: ServiceCall) -> None:
     )
 
 
+async def _async_clear_conversation(call: ServiceCall) -> None:
+    entry = _entry_for(call.hass, call)
+    if (log := entry.runtime_data.conversation_log) is not None:
+        await log.async_clear()
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every Moxie entry)."""
@@ -97,3 +106,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(DOMAIN, SERVICE_STOP, _async_stop, schema=STOP_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, SERVICE_CLEAR_CONVERSATION, _async_clear_conversation, schema=CLEAR_SCHEMA
+    )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+import re
 
 import pytest
 
 from wyoming_servers.speaker.__main__ import ENV_PREFIX, build_parser
 from wyoming_servers.speaker.discovery import Topics
 
-README = Path(__file__).resolve().parents[2] / "wyoming_servers" / "speaker" / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "wyoming_servers" / "speaker" / "README.md"
+MQTT_DOC = ROOT / "custom_components" / "moxie" / "MQTT.md"
 
 
 def _options() -> list[argparse.Action]:
@@ -59,3 +62,23 @@ def test_options_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         else:
             assert value == f"from-env-{action.dest}", action.dest
     assert build_parser().parse_args(["--tts-uri", "tcp://x:1"]).tts_uri == "tcp://x:1"
+
+
+def test_contract_is_linked_not_restated() -> None:
+    """The speech payload is specified once, in MQTT.md; the README links to it."""
+    doc = README.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]*MQTT\.md)(?:#[^)]*)?\)", doc)
+    assert links
+    for link in links:
+        assert (README.parent / link).resolve() == MQTT_DOC
+    mqtt_doc = MQTT_DOC.read_text(encoding="utf-8")
+    anchors = re.findall(r"\]\([^)#]*MQTT\.md#([^)]+)\)", doc)
+    headings = {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in mqtt_doc.splitlines()
+        if line.startswith("#")
+    }
+    assert set(anchors) <= headings
+    # No second copy of the field list or of the field rules.
+    assert '"total_chunks"' not in doc
+    assert "### Field rules" not in doc

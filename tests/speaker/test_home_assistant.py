@@ -26,6 +26,46 @@ async def _entity(hass: HomeAssistant, platform: str, key: str) -> str:
     return entity_id
 
 
+async def _names(hass: HomeAssistant, *entity_ids: str) -> list[str]:
+    """Friendly names, as the UI shows them (once each entity has a state)."""
+    return [
+        (await wait_state(hass, entity_id, lambda _: True)).attributes["friendly_name"]
+        for entity_id in entity_ids
+    ]
+
+
+async def test_entity_names_in_english(
+    hass: HomeAssistant,
+    mqtt_ready: MockConfigEntry,  # noqa: F811
+    start_speaker: SpeakerFactory,
+) -> None:
+    """`--language en` names the speaker's entities in English; their ids do not change."""
+    speaker = start_speaker(["--language", "en"])
+    await wait_connected(speaker)
+    entity_ids = [
+        await _entity(hass, platform, key)
+        for platform, key in (
+            ("binary_sensor", "speaking"),
+            ("sensor", "queue_size"),
+            ("number", "volume"),
+            ("button", "stop"),
+        )
+    ]
+    assert entity_ids == [
+        "binary_sensor.moxie_speaker_speaking",
+        "sensor.moxie_speaker_queue_size",
+        "number.moxie_speaker_volume",
+        "button.moxie_speaker_stop",
+    ]
+    await wait_state(hass, entity_ids[0], lambda s: s.state == "off")
+    assert await _names(hass, *entity_ids) == [
+        "Moxie Speaking",
+        "Moxie Speech queue",
+        "Moxie Speaker volume",
+        "Moxie Stop speaking",
+    ]
+
+
 async def test_entities_follow_and_drive_the_speaker(
     hass: HomeAssistant,
     mqtt_ready: MockConfigEntry,  # noqa: F811
@@ -39,7 +79,14 @@ async def test_entities_follow_and_drive_the_speaker(
     volume = await _entity(hass, "number", "volume")
     stop = await _entity(hass, "button", "stop")
     assert speaking == "binary_sensor.moxie_speaker_speaking"
-    await wait_state(hass, speaking, lambda s: s.state == "off")
+    state = await wait_state(hass, speaking, lambda s: s.state == "off")
+    # Spanish by default (--language): names in Spanish, entity ids in English.
+    assert state.attributes["friendly_name"] == "Moxie Hablando"
+    assert await _names(hass, queue_size, volume, stop) == [
+        "Moxie Cola de habla",
+        "Moxie Volumen del altavoz",
+        "Moxie Dejar de hablar",
+    ]
     await wait_state(hass, volume, lambda s: s.state in {"100", "100.0"})
 
     await hass.services.async_call(

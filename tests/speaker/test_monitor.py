@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from array import array
+from datetime import datetime
 import json
+import math
+import shutil
+from zoneinfo import ZoneInfo
 
 import aiohttp
+from playwright.async_api import async_playwright
+import pytest
 
 from tests.broker import Mosquitto
 from tests.speaker.conftest import SpeakerFactory
@@ -109,7 +115,7 @@ async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFac
             assert response.status == 200
             assert response.content_type == "text/html"
             page = await response.text()
-            assert "Moxie speaker" in page
+            assert "Altavoz de Moxie" in page  # Spanish unless --language en
             assert "api/stop" in page
 
         status = await get_json(f"{speaker.url}/api/status")
@@ -156,3 +162,52 @@ async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFac
         assert entries[-1]["outcome"] == "stopped"
         status = await get_json(f"{speaker.url}/api/status")
         assert status["queue_size"] == 0
+
+
+async def test_monitor_page_in_spanish_with_dates(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory
+) -> None:
+    """In a real browser: Spanish labels and words, times as local dates, latency split."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    speaker = start_speaker(["--no-pacing"])
+    await wait_connected(speaker)
+    async with MqttPeer(mosquitto) as peer:
+        await peer.publish(
+            "moxie/tts/text", json.dumps({"text": "Hola.", "id": "h", "priority": "high"})
+        )
+        (entry,) = await wait_history(speaker, lambda h: len(h) == 1)
+    started = datetime.fromtimestamp(entry["started"], ZoneInfo("America/Bogota"))
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium)
+        try:
+            context = await browser.new_context(timezone_id="America/Bogota")
+            page = await context.new_page()
+            await page.goto(f"{speaker.url}/")
+            cells = page.locator("#history tr td")
+            await cells.first.wait_for()
+            row = await cells.all_text_contents()
+            heading = await page.text_content("h1")
+            status = await page.text_content("#status")
+            latency = await page.text_content("#latency")
+        finally:
+            await browser.close()
+    assert heading == "Altavoz de Moxie"
+    assert status == "en silencio"
+    assert row[:4] == [started.strftime("%Y-%m-%d %H:%M:%S"), "dicha", "Hola.", "alta"]
+    assert str(int(entry["started"])) not in " ".join(row)
+    wait, synthesis = (math.floor(entry[key] + 0.5) for key in ("queue_wait_ms", "synthesis_ms"))
+    assert latency == f"{wait} ms / {synthesis} ms"  # Math.round
+
+
+async def test_monitor_page_in_english(mosquitto: Mosquitto, start_speaker: SpeakerFactory) -> None:
+    """`--language en` serves the page in English."""
+    speaker = start_speaker(["--language", "en"])
+    async with aiohttp.ClientSession() as session, session.get(f"{speaker.url}/") as response:
+        page = await response.text()
+    assert '<html lang="en">' in page
+    assert "<h1>Moxie speaker</h1>" in page
+    assert "Queue wait (ms)" in page
+    assert "Altavoz" not in page

@@ -12,7 +12,7 @@ import signal
 from typing import Any
 
 from .contract import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
-from .discovery import VERSION, Topics
+from .discovery import DEFAULT_LANGUAGE, LANGUAGES, VERSION, Topics
 from .journal import Journal
 from .monitor import make_app, start_monitor
 from .mqtt import MqttBridge, MqttSettings
@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("MONITOR", "127.0.0.1:8787"),
         help="Monitor address host:port ('off' to disable)",
     )
+    add(
+        "--language",
+        choices=LANGUAGES,
+        default=_env("LANGUAGE", DEFAULT_LANGUAGE),
+        help="Language of the discovered entities' names and the monitor page (es or en)",
+    )
     add("--debug", action="store_true", default=_env_flag("DEBUG"), help="Log DEBUG messages")
     add(
         "--log-format",
@@ -153,11 +159,18 @@ async def run(args: argparse.Namespace) -> None:
         tls_insecure=args.mqtt_tls_insecure,
         client_id=args.mqtt_client_id or f"moxie-speaker-{topics.device_id}",
     )
-    bridge = MqttBridge(settings, topics, speaker, restore_volume=args.volume is None)
+    language = args.language
+    if language not in LANGUAGES:  # e.g. a bad MOXIE_SPEAKER_LANGUAGE (argparse checks flags)
+        _LOGGER.warning("Unknown language %r; using %s", language, DEFAULT_LANGUAGE)
+        language = DEFAULT_LANGUAGE
+    bridge = MqttBridge(
+        settings, topics, speaker, restore_volume=args.volume is None, language=language
+    )
     runner = None
     if args.monitor and args.monitor.lower() != "off":
         host, _, port = args.monitor.rpartition(":")
-        runner = await start_monitor(make_app(speaker, bridge), host or "127.0.0.1", int(port))
+        app = make_app(speaker, bridge, language=language)
+        runner = await start_monitor(app, host or "127.0.0.1", int(port))
     _LOGGER.info("Ready: %s -> %s -> %s sink", topics.text, args.tts_uri, sink.name)
     try:
         async with asyncio.TaskGroup() as group:

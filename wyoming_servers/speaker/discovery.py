@@ -11,6 +11,24 @@ from .contract import DEFAULT_DISCOVERY_PREFIX, device_id
 ORIGIN_NAME = "moxie-speaker"
 VERSION = "0.1.0"
 
+DEFAULT_LANGUAGE = "es"
+# Entity names in the user's language (entity ids stay English and stable).
+NAMES: dict[str, dict[str, str]] = {
+    "es": {
+        "speaking": "Hablando",
+        "queue_size": "Cola de habla",
+        "stop": "Dejar de hablar",
+        "volume": "Volumen del altavoz",
+    },
+    "en": {
+        "speaking": "Speaking",
+        "queue_size": "Speech queue",
+        "stop": "Stop speaking",
+        "volume": "Speaker volume",
+    },
+}
+LANGUAGES = tuple(NAMES)
+
 
 @dataclass(frozen=True, slots=True)
 class Topics:
@@ -65,8 +83,9 @@ class Topics:
         return f"{self.discovery_prefix}/device/{self.device_id}_speaker/config"
 
 
-def discovery_payload(topics: Topics) -> bytes:
+def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes:
     """Device discovery config: speaking, queue size, stop button and volume."""
+    names = NAMES[language]
     dev_id = topics.device_id
     prefix = f"{dev_id}_speaker_"
     # Entity ids like the integration's (text.moxie_puppet): binary_sensor.moxie_speaker_speaking.
@@ -76,7 +95,7 @@ def discovery_payload(topics: Topics) -> bytes:
             "p": "binary_sensor",
             "unique_id": f"{prefix}speaking",
             "default_entity_id": f"binary_sensor.{entity_prefix}speaking",
-            "name": "Speaking",
+            "name": names["speaking"],
             "device_class": "sound",
             "state_topic": topics.status,
             "value_template": "{{ 'ON' if value_json.status == 'speaking' else 'OFF' }}",
@@ -90,7 +109,7 @@ def discovery_payload(topics: Topics) -> bytes:
             "p": "sensor",
             "unique_id": f"{prefix}queue_size",
             "default_entity_id": f"sensor.{entity_prefix}queue_size",
-            "name": "Speech queue",
+            "name": names["queue_size"],
             "icon": "mdi:playlist-play",
             "state_class": "measurement",
             "state_topic": topics.status,
@@ -100,7 +119,7 @@ def discovery_payload(topics: Topics) -> bytes:
             "p": "button",
             "unique_id": f"{prefix}stop",
             "default_entity_id": f"button.{entity_prefix}stop",
-            "name": "Stop speaking",
+            "name": names["stop"],
             "icon": "mdi:stop",
             "command_topic": topics.stop,
             "payload_press": json.dumps({"reason": "button"}),
@@ -109,7 +128,7 @@ def discovery_payload(topics: Topics) -> bytes:
             "p": "number",
             "unique_id": f"{prefix}volume",
             "default_entity_id": f"number.{entity_prefix}volume",
-            "name": "Speaker volume",
+            "name": names["volume"],
             "icon": "mdi:volume-high",
             "entity_category": "config",
             "command_topic": topics.volume_set,

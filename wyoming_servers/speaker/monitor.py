@@ -8,22 +8,24 @@ import logging
 from aiohttp import web
 
 from .contract import StopRequest
-from .page import PAGE
+from .discovery import DEFAULT_LANGUAGE
+from .page import render_page
 from .speaker import Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
 SPEAKER_KEY = web.AppKey("speaker", Speaker)
 MQTT_STATE_KEY = web.AppKey("mqtt_connected", object)
+PAGE_KEY = web.AppKey("page", str)
 
 
 def _speaker(request: web.Request) -> Speaker:
     return request.app[SPEAKER_KEY]
 
 
-async def index(_request: web.Request) -> web.Response:
-    """Serve the live page (it polls the JSON API)."""
-    return web.Response(text=PAGE, content_type="text/html")
+async def index(request: web.Request) -> web.Response:
+    """Serve the live page in the speaker's language (it polls the JSON API)."""
+    return web.Response(text=request.app[PAGE_KEY], content_type="text/html")
 
 
 async def api_status(request: web.Request) -> web.Response:
@@ -155,11 +157,14 @@ async def metrics(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
-def make_app(speaker: Speaker, mqtt_state: object | None = None) -> web.Application:
-    """Build the monitor's aiohttp application."""
+def make_app(
+    speaker: Speaker, mqtt_state: object | None = None, *, language: str = DEFAULT_LANGUAGE
+) -> web.Application:
+    """Build the monitor's aiohttp application (its page in language)."""
     app = web.Application()
     app[SPEAKER_KEY] = speaker
     app[MQTT_STATE_KEY] = mqtt_state
+    app[PAGE_KEY] = render_page(language)
     app.router.add_get("/", index)
     app.router.add_get("/api/status", api_status)
     app.router.add_get("/api/queue", api_queue)

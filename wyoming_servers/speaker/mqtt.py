@@ -11,7 +11,7 @@ import ssl
 import aiomqtt
 
 from .contract import parse_stop, status_payload
-from .discovery import Topics, discovery_payload
+from .discovery import DEFAULT_LANGUAGE, Topics, discovery_payload
 from .speaker import Speaker
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,9 +49,14 @@ class MqttBridge:
         speaker: Speaker,
         *,
         restore_volume: bool = False,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
-        """Bridge speaker to the broker; restore_volume takes the retained volume at start."""
+        """Bridge speaker to the broker; restore_volume takes the retained volume at start.
+
+        `language` names the discovered entities (es or en).
+        """
         self.settings = settings
+        self.language = language
         self.topics = topics
         self.speaker = speaker
         self.connected = False
@@ -180,7 +185,10 @@ class MqttBridge:
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         await client.publish(
-            self.topics.discovery, discovery_payload(self.topics), qos=1, retain=True
+            self.topics.discovery,
+            discovery_payload(self.topics, self.language),
+            qos=1,
+            retain=True,
         )
         self._dirty.set()
 

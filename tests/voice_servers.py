@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Iterator, Sequence
 import functools
 import io
+import os
 from pathlib import Path
 import re
 import signal
@@ -65,21 +66,26 @@ def outside_free_port() -> int:
 
 
 class LaunchedServer:
-    """A Moxie launcher (`python -m wyoming_servers.launchers.<name>`) on a loopback port."""
+    """A Moxie launcher (`python -m wyoming_servers.launchers.<name>`) on a loopback port.
+
+    With cli=True the launcher gets `--uri` and `--data-dir` on its command line; otherwise set
+    them through `env` (MOXIE_* variables) before start().
+    """
 
     host = "127.0.0.1"
 
-    def __init__(self, name: str, workdir: Path, args: Sequence[str]) -> None:
+    def __init__(self, name: str, workdir: Path, args: Sequence[str], *, cli: bool = True) -> None:
         """Prepare `<name>` with data folder workdir/data and extra launcher args."""
         self.name = name
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.port = outside_free_port()
         self.log = workdir / f"{name}.log"
-        self.argv = [
-            sys.executable, "-m", f"wyoming_servers.launchers.{name}",
-            "--uri", self.uri, "--data-dir", str(self.data_dir), *args,
-        ]  # fmt: skip
+        self.env = dict(os.environ)
+        self.argv = [sys.executable, "-m", f"wyoming_servers.launchers.{name}"]
+        if cli:
+            self.argv += ["--uri", self.uri, "--data-dir", str(self.data_dir)]
+        self.argv += args
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,7 +100,9 @@ class LaunchedServer:
     def start(self) -> None:
         """Start and wait for upstream's "Ready" log line (the port opens right after)."""
         with self.log.open("ab") as out:
-            self._proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+            self._proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env
+            )
         deadline = time.monotonic() + WAIT
         while "__main__:Ready" not in self.log_text():
             if self._proc.poll() is not None:
@@ -119,7 +127,10 @@ class LaunchedServer:
 @pytest.fixture(scope="session")
 def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
     """Real wyoming-faster-whisper (tiny.en, English, offline) started by moxie-whisper."""
-    args = ["--model", str(whisper_model_dir()), "--language", "en", "--local-files-only"]
+    args = [
+        "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
+        "--no-zeroconf",
+    ]  # fmt: skip
     server = LaunchedServer("whisper", tmp_path_factory.mktemp("whisper_server"), args)
     server.start()
     yield server
@@ -138,7 +149,7 @@ def link_joe(piper_dir: Path) -> None:
 @pytest.fixture(scope="session")
 def joe_piper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
     """Real wyoming-piper (streaming) with the joe voice, offline, started by moxie-piper."""
-    args = ["--voice", JOE_VOICE, "--offline"]
+    args = ["--voice", JOE_VOICE, "--offline", "--no-zeroconf"]
     server = LaunchedServer("piper", tmp_path_factory.mktemp("joe_piper"), args)
     link_joe(server.data_dir / "piper")
     server.start()

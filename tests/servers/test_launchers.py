@@ -212,6 +212,7 @@ async def test_whisper_options_from_environment_and_zeroconf(
     assert "0.0.0.0" not in addresses
     info = await describe(env_whisper.uri)
     assert info.asr[0].models[0].name == str(whisper_model_dir())
+    assert env_whisper.stop() == 0  # SIGTERM is a clean stop
 
 
 def test_no_zeroconf_announces_nothing(tmp_path: Path) -> None:
@@ -225,5 +226,6 @@ def test_no_zeroconf_announces_nothing(tmp_path: Path) -> None:
     try:
         assert "zeroconf=None" in server.log_text()  # upstream's parsed arguments
         assert browse(name, timeout=5) == {}
+        assert server.stop() == 0
     finally:
         server.stop()

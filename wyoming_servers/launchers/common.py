@@ -8,8 +8,10 @@ import logging
 import os
 from pathlib import Path
 import shlex
+import signal
 import sys
 import textwrap
+from types import FrameType
 from typing import NoReturn
 
 _LOGGER = logging.getLogger("wyoming_servers.launchers")
@@ -136,11 +138,17 @@ def fail_missing(message: str) -> NoReturn:
     sys.exit(EXIT_MISSING)
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run_upstream(prog: str, run: Callable[[], None], argv: Sequence[str], debug: bool) -> int:
     """Run an upstream server's entry point in this process with argv; return an exit code."""
     _LOGGER.info("Starting %s %s", prog, shlex.join(argv))
     if "--zeroconf" in argv:
         announce_reachable_address()
+    # A service manager stops with SIGTERM: end like Ctrl-C (upstream whisper has no handler).
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.argv = [prog, *argv]
     try:
         run()

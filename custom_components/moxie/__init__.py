@@ -14,8 +14,8 @@ from homeassistant.helpers.typing import ConfigType
 
 from .assistant_status import AssistantStatus
 from .blueprint_install import async_install_blueprints
-from .card import async_setup_card
 from .brain import Brain, async_remove_issues
+from .card import async_setup_card
 from .const import (
     CONF_BASE_TOPIC,
     CONF_LANGUAGE,
@@ -30,6 +30,7 @@ from .conversation_log import async_start_conversation_log
 from .discovery import MoxieDiscovery
 from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
+from .pipeline import MoxiePipeline, async_remove_pipeline
 from .services import async_setup_services
 from .takeover import Takeover
 from .topics import MoxieTopics
@@ -56,12 +57,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
     mirror = SpeechMirror(hass, topics, language)
     discovery = MoxieDiscovery(hass, topics, entry.data.get(CONF_NAME, DEFAULT_NAME), language)
-    status = AssistantStatus(hass, mirror)
+    status = AssistantStatus(hass, topics)
     try:
         await mirror.async_start()
         await status.async_start()
         await discovery.async_start()
-        await mirror.async_set_status("idle")
     except HomeAssistantError as err:
         mirror.async_stop()
         status.async_stop()
@@ -81,6 +81,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     # No update listener: the flows reload the entry themselves (once), as core does since
     # Home Assistant 2025.x (update listeners with async_update_reload_and_abort break in 2026.12).
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Moxie's Assist pipeline needs the agent entity: created (or checked) once it exists.
+    entry.runtime_data.pipeline = pipeline = MoxiePipeline(hass, entry, status.async_run_phase)
+    entry.async_on_unload(pipeline.async_stop)
+    await pipeline.async_start()
     return True
 
 
@@ -135,6 +139,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> bo
 async def async_remove_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> None:
     """Remove the Moxie device from MQTT discovery and clear its retained topics."""
     async_remove_issues(hass, entry.entry_id)
+    await async_remove_pipeline(hass, entry)
     topics = MoxieTopics(entry.data[CONF_BASE_TOPIC])
     discovery = MoxieDiscovery(hass, topics, entry.title, DEFAULT_LANGUAGE)
     try:

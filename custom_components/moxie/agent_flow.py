@@ -30,6 +30,7 @@ from .const import (
     CONF_LANGUAGE,
     CONF_MAX_HISTORY,
     CONF_NUM_CTX,
+    CONF_SPEAKER_PLAYBACK,
     CONF_TAKEOVER_MINUTES,
     CONF_THINK,
     DEFAULT_AGENT_NAME,
@@ -39,9 +40,11 @@ from .const import (
     DEFAULT_MAX_HISTORY,
     DEFAULT_MODEL,
     DEFAULT_NUM_CTX,
+    DEFAULT_SPEAKER_PLAYBACK,
     DEFAULT_TAKEOVER_MINUTES,
     DEFAULT_THINK,
     MIN_NUM_CTX,
+    PLAYBACK_OPTIONS,
     SUBENTRY_AGENT,
 )
 from .models import MoxieConfigEntry
@@ -77,6 +80,7 @@ def agent_defaults(hass: HomeAssistant, language: str, model: str) -> dict[str, 
         CONF_NUM_CTX: DEFAULT_NUM_CTX,
         CONF_THINK: DEFAULT_THINK,
         CONF_TAKEOVER_MINUTES: DEFAULT_TAKEOVER_MINUTES,
+        CONF_SPEAKER_PLAYBACK: DEFAULT_SPEAKER_PLAYBACK,
     }
 
 
@@ -150,6 +154,14 @@ def agent_schema(
         schema[
             vol.Optional(CONF_TAKEOVER_MINUTES, description=suggested(CONF_TAKEOVER_MINUTES))
         ] = _box(1, 1440)
+        schema[
+            vol.Optional(
+                CONF_SPEAKER_PLAYBACK,
+                default=options.get(CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK),
+            )
+        ] = SelectSelector(
+            SelectSelectorConfig(options=PLAYBACK_OPTIONS, translation_key=CONF_SPEAKER_PLAYBACK)
+        )
     return vol.Schema(schema)
 
 

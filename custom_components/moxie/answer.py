@@ -6,11 +6,13 @@ import asyncio
 import logging
 import re
 
-from homeassistant.core import HomeAssistant
+from homeassistant.components import conversation
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .assistant_status import AssistantStatus
-from .const import SOURCE_ASSISTANT
+from .const import DOMAIN, PLAYBACK_ALWAYS, PLAYBACK_AUTOMATIC, SOURCE_ASSISTANT
 from .mirror import SpeechMirror
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,12 +34,39 @@ def speakable(text: str) -> str:
     return " ".join(_BULLET.sub(" ", _MARKUP.sub("", text)).split())
 
 
+@callback
+def speaker_playback(
+    hass: HomeAssistant, user_input: conversation.ConversationInput, playback: str
+) -> tuple[bool, str | None]:
+    """Return whether Moxie's speaker voices the answer, and the satellite that asked.
+
+    A voice satellite (other than Moxie's own) plays the pipeline's TTS itself, so with
+    `automatic` the speaker stays silent then; without a satellite (dashboard chat,
+    conversation.process, automations) the speaker says it. `always` / `never` override.
+    """
+    satellite = user_input.satellite_id
+    asked_by_satellite = satellite is not None or user_input.device_id is not None
+    if satellite is not None:
+        entity = er.async_get(hass).async_get(satellite)
+        if entity is not None and entity.platform == DOMAIN:
+            satellite, asked_by_satellite = None, False
+    elif user_input.device_id is not None:
+        device = dr.async_get(hass).async_get(user_input.device_id)
+        if device is not None and any(domain == DOMAIN for domain, _ in device.identifiers):
+            asked_by_satellite = False
+    speak = playback == PLAYBACK_ALWAYS or (
+        playback == PLAYBACK_AUTOMATIC and not asked_by_satellite
+    )
+    return speak, satellite
+
+
 class AnswerSpeaker:
     """Feed it content as it streams; it mirrors each finished sentence, in order.
 
     Publishing runs in the background so the stream is never held up; `async_finish` says the
-    rest and waits until everything is published. The first utterance moves the Status to
-    `speaking`; it goes back to `idle` once the answer has been heard.
+    rest and waits until everything is published. The first utterance ends the Status'
+    `thinking`; an answer voiced by Moxie's speaker is `speaking` until it has been heard.
+    With speak=False (a voice satellite plays it) the utterances are mirrored unspoken.
     """
 
     def __init__(
@@ -46,12 +75,17 @@ class AnswerSpeaker:
         mirror: SpeechMirror,
         status: AssistantStatus,
         language: str | None,
+        *,
+        speak: bool = True,
+        satellite: str | None = None,
     ) -> None:
-        """Prepare an empty answer."""
+        """Prepare an empty answer; speak=False when a voice satellite plays it instead."""
         self.hass = hass
         self.mirror = mirror
         self.status = status
         self.language = language
+        self.speak = speak
+        self.satellite = satellite
         self.said: list[str] = []
         self._buffer = ""
         self._last: asyncio.Task[None] | None = None
@@ -84,7 +118,11 @@ class AnswerSpeaker:
         self.flush()
         if self._last is not None:
             await self._last
-        self.status.async_done(sum(len(text) for text in self.said))
+        self.status.async_done(self, sum(len(text) for text in self.said))
+
+    async def async_think(self) -> None:
+        """Show the Status `thinking` until the first text of the answer."""
+        await self.status.async_thinking(self)
 
     def _say(self, piece: str) -> None:
         text = speakable(piece)
@@ -103,8 +141,14 @@ class AnswerSpeaker:
         if previous is not None:
             await previous
         if first:
-            await self.status.async_set("speaking")
+            await self.status.async_answering(self, spoken=self.speak)
         try:
-            await self.mirror.async_say(text, source=SOURCE_ASSISTANT, language=self.language)
+            await self.mirror.async_say(
+                text,
+                source=SOURCE_ASSISTANT,
+                language=self.language,
+                speak=self.speak,
+                satellite=self.satellite,
+            )
         except HomeAssistantError as err:
             _LOGGER.warning("Could not mirror Moxie's answer: %s", err)

@@ -1,7 +1,11 @@
-"""Moxie's assistant Status as the agent drives it: thinking, speaking, then idle.
+"""Moxie's assistant Status, published on `<base>/status` by its one owner.
 
-An answer is `speaking` from its first mirrored sentence until the Moxie speaker, when one
-reports on `<base>/tts/status`, has said all of it; without a speaker it is idle once mirrored.
+- `speaking` while Moxie's speaker says anything (it reports on `<base>/tts/status`: answers,
+  `moxie.say`, the Puppet, outside publishers), and for an answer mirrored to the speaker from
+  its first sentence until the speaker has said it (without a speaker: until it is mirrored);
+- `listening` while a run of Moxie's Assist pipeline is in its speech-to-text stage;
+- `thinking` from the end of speech-to-text (or the question) until the first answer text;
+- `idle` otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
-from .mirror import SpeechMirror
+from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,46 +31,83 @@ SPEAK_PER_CHAR = 0.1
 
 
 class AssistantStatus:
-    """Publishes the agent's state; follows the speaker to know when an answer was heard."""
+    """Derives Moxie's state from pipeline runs, answers and the speaker; publishes changes."""
 
-    def __init__(self, hass: HomeAssistant, mirror: SpeechMirror) -> None:
-        """Prepare; call async_start to follow the speaker."""
+    def __init__(self, hass: HomeAssistant, topics: MoxieTopics) -> None:
+        """Prepare; call async_start to follow the speaker and publish `idle`."""
         self.hass = hass
-        self.mirror = mirror
+        self.topics = topics
+        self.state = "idle"
         self.speaker_seen = False
         self.speaker_speaking = False
+        self._published: str | None = None
+        self._runs: dict[str, str] = {}
+        self._thinking: set[object] = set()
+        self._answers: dict[object, asyncio.Task[None] | None] = {}
         self._speaker_changed = asyncio.Event()
+        self._lock = asyncio.Lock()
         self._unsubscribe: CALLBACK_TYPE | None = None
-        self._idle_task: asyncio.Task[None] | None = None
 
     async def async_start(self) -> None:
-        """Follow the speaker's retained status."""
+        """Follow the speaker's retained status and publish the current state.
+
+        Raises HomeAssistantError when the broker is not available.
+        """
         self._unsubscribe = await mqtt.async_subscribe(
-            self.hass, self.mirror.topics.tts_status, self._async_speaker_status, qos=1
+            self.hass, self.topics.tts_status, self._async_speaker_status, qos=1
         )
+        self.state = self._compute()
+        await mqtt.async_publish(self.hass, self.topics.status, self.state, qos=1, retain=True)
+        self._published = self.state
 
     @callback
     def async_stop(self) -> None:
-        """Stop following the speaker and forget a pending idle."""
+        """Stop following the speaker and forget pending answers."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        self._cancel_idle()
-
-    async def async_set(self, state: str) -> None:
-        """Publish state now (a pending idle is dropped); broker problems are only logged."""
-        self._cancel_idle()
-        await self._async_publish(state)
+        for task in self._answers.values():
+            if task is not None:
+                task.cancel()
+        self._answers.clear()
+        self._thinking.clear()
+        self._runs.clear()
 
     @callback
-    def async_done(self, spoken_chars: int) -> None:
-        """Go idle once the speaker has said the mirrored answer (in the background)."""
-        self._cancel_idle()
-        self._idle_task = self.hass.async_create_background_task(
-            self._async_idle_when_heard(spoken_chars), "moxie status idle"
+    def async_run_phase(self, run_id: str, phase: str | None) -> None:
+        """Record the phase of a Moxie pipeline run: `listening`, `thinking`, or None (over)."""
+        if phase is None:
+            self._runs.pop(run_id, None)
+        else:
+            self._runs[run_id] = phase
+        self._async_changed()
+
+    async def async_thinking(self, answer: object) -> None:
+        """Count answer as thinking until async_answering; publish before returning."""
+        self._thinking.add(answer)
+        await self._async_sync()
+
+    async def async_answering(self, answer: object, *, spoken: bool) -> None:
+        """End the answer's thinking; spoken tells whether Moxie's speaker says it."""
+        self._thinking.discard(answer)
+        if spoken:
+            self._answers.setdefault(answer, None)
+        await self._async_sync()
+
+    @callback
+    def async_done(self, answer: object, spoken_chars: int) -> None:
+        """Finish answer: it stops counting once the speaker has said it."""
+        self._thinking.discard(answer)
+        if answer not in self._answers:
+            self._async_changed()
+            return
+        if (task := self._answers[answer]) is not None:
+            task.cancel()
+        self._answers[answer] = self.hass.async_create_background_task(
+            self._async_heard(answer, spoken_chars), "moxie status idle"
         )
 
-    async def _async_idle_when_heard(self, spoken_chars: int) -> None:
+    async def _async_heard(self, answer: object, spoken_chars: int) -> None:
         if spoken_chars and self.speaker_seen:
             try:
                 async with asyncio.timeout(START_GRACE):
@@ -74,9 +115,9 @@ class AssistantStatus:
                 async with asyncio.timeout(SPEAK_BASE + SPEAK_PER_CHAR * spoken_chars):
                     await self._wait_speaker(lambda speaking: not speaking)
             except TimeoutError:
-                _LOGGER.debug("The speaker did not report the answer as said; going idle")
-        self._idle_task = None
-        await self._async_publish("idle")
+                _LOGGER.debug("The speaker did not report the answer as said")
+        self._answers.pop(answer, None)
+        await self._async_sync()
 
     async def _wait_speaker(self, condition: Callable[[bool], bool]) -> None:
         while not condition(self.speaker_speaking):
@@ -92,14 +133,32 @@ class AssistantStatus:
         self.speaker_seen = True
         self.speaker_speaking = status == "speaking"
         self._speaker_changed.set()
+        self._async_changed()
 
-    def _cancel_idle(self) -> None:
-        if self._idle_task is not None:
-            self._idle_task.cancel()
-            self._idle_task = None
+    def _compute(self) -> str:
+        if self.speaker_speaking or self._answers:
+            return "speaking"
+        if "listening" in self._runs.values():
+            return "listening"
+        if self._thinking or self._runs:
+            return "thinking"
+        return "idle"
 
-    async def _async_publish(self, state: str) -> None:
-        try:
-            await self.mirror.async_set_status(state)
-        except HomeAssistantError as err:
-            _LOGGER.warning("Could not publish Moxie's status %s: %s", state, err)
+    @callback
+    def _async_changed(self) -> None:
+        self.state = self._compute()
+        if self.state != self._published:
+            self.hass.async_create_background_task(self._async_sync(), "moxie status")
+
+    async def _async_sync(self) -> None:
+        """Publish the current state (retained) if it changed; broker problems are logged."""
+        async with self._lock:
+            self.state = state = self._compute()
+            if state == self._published:
+                return
+            try:
+                await mqtt.async_publish(self.hass, self.topics.status, state, qos=1, retain=True)
+            except HomeAssistantError as err:
+                _LOGGER.warning("Could not publish Moxie's status %s: %s", state, err)
+                return
+            self._published = state

@@ -14,6 +14,7 @@ from homeassistant.config_entries import (
     ConfigSubentry,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.const import CONF_API_KEY, CONF_NAME, CONF_URL
 from homeassistant.core import callback
@@ -42,6 +43,13 @@ from .const import (
     LANGUAGES,
     SUBENTRY_AGENT,
     SUBENTRY_AI_TASK,
+)
+from .pipeline import CONF_PIPELINE
+from .pipeline_flow import (
+    PipelineOptionsFlow,
+    engines_available,
+    pipeline_schema,
+    validate_pipeline,
 )
 
 REAUTH_SCHEMA = vol.Schema(
@@ -103,6 +111,7 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing entered."""
         self._data: dict[str, Any] = {}
+        self._models: list[str] = []
 
     @classmethod
     @callback
@@ -111,6 +120,12 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Moxie's conversation agents and AI tasks are subentries."""
         return {SUBENTRY_AGENT: AgentSubentryFlow, SUBENTRY_AI_TASK: AgentSubentryFlow}
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Moxie's options: its Assist pipeline."""
+        return PipelineOptionsFlow()
 
     async def _async_mqtt_problem(self) -> str | None:
         """Return an abort reason when Home Assistant's MQTT integration is not usable."""
@@ -180,6 +195,9 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
             brain, models, errors = await self._async_check_brain(user_input)
             if brain is not None:
                 data = self._data | brain
+                if brain and engines_available(self.hass):
+                    self._data, self._models = data, models
+                    return await self.async_step_pipeline()
                 return self.async_create_entry(
                     title=data[CONF_NAME],
                     data=data,
@@ -188,6 +206,27 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="brain",
             data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_pipeline(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the Wyoming engines of Moxie's Assist pipeline (created with the entry)."""
+        language = self._data[CONF_LANGUAGE]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            settings, errors = validate_pipeline(self.hass, language, user_input)
+            if not errors:
+                data = self._data | ({CONF_PIPELINE: dict(settings)} if settings else {})
+                return self.async_create_entry(
+                    title=data[CONF_NAME],
+                    data=data,
+                    subentries=[self._first_agent(language, self._models)],
+                )
+        return self.async_show_form(
+            step_id="pipeline",
+            data_schema=pipeline_schema(self.hass, language, user_input, ask_create=True),
             errors=errors,
         )
 

@@ -51,6 +51,14 @@ CONF_THINK: Final = "think"
 DEFAULT_THINK: Final = False
 CONF_TAKEOVER_MINUTES: Final = "takeover_minutes"
 DEFAULT_TAKEOVER_MINUTES: Final = 10
+# Whether Moxie's speaker voices an agent's answers: always, never, or automatic (not when a
+# voice satellite asked: the satellite plays the pipeline's TTS, so every answer is heard once).
+CONF_SPEAKER_PLAYBACK: Final = "speaker_playback"
+PLAYBACK_ALWAYS: Final = "always"
+PLAYBACK_NEVER: Final = "never"
+PLAYBACK_AUTOMATIC: Final = "automatic"
+PLAYBACK_OPTIONS: Final = [PLAYBACK_AUTOMATIC, PLAYBACK_ALWAYS, PLAYBACK_NEVER]
+DEFAULT_SPEAKER_PLAYBACK: Final = PLAYBACK_AUTOMATIC
 # Seconds to wait for Ollama when checking the connection.
 CONNECT_TIMEOUT: Final = 10.0
 # Seconds between connection checks while Ollama is unreachable.

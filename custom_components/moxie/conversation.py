@@ -12,10 +12,10 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, intent
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .answer import AnswerSpeaker
+from .answer import AnswerSpeaker, speaker_playback
 from .brain import Brain, BrainError, Problem
 from .chat import async_stream_answer
-from .const import DOMAIN, SUBENTRY_AGENT
+from .const import CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK, DOMAIN, SUBENTRY_AGENT
 from .conversation_log import log_turn
 from .entity import MoxieEntity
 from .models import MoxieConfigEntry
@@ -114,7 +114,14 @@ class MoxieConversationEntity(
         """Answer through Ollama (or with a fixed line during a takeover or a problem)."""
         data = self.entry.runtime_data
         language = user_input.language
-        speaker = AnswerSpeaker(self.hass, data.mirror, data.status, language)
+        speak, satellite = speaker_playback(
+            self.hass,
+            user_input,
+            self.subentry.data.get(CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK),
+        )
+        speaker = AnswerSpeaker(
+            self.hass, data.mirror, data.status, language, speak=speak, satellite=satellite
+        )
         takeover = data.takeovers.get(self.subentry.subentry_id)
         if takeover is not None and takeover.active:
             text = line("takeover", language)
@@ -136,7 +143,7 @@ class MoxieConversationEntity(
         except conversation.ConverseError as err:
             return err.as_conversation_result()
 
-        await data.status.async_set("thinking")
+        await speaker.async_think()
         try:
             await self._async_answer(chat_log, speaker, language)
         except BrainError as err:

@@ -16,7 +16,6 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .const import (
-    ASSISTANT_STATES,
     DEFAULT_PRIORITY,
     DOMAIN,
     PAYLOAD_MAX_BYTES,
@@ -61,7 +60,6 @@ class SpeechMirror:
         self.rejected: Counter[str] = Counter()
         self.published = 0
         self.heard = 0
-        self.status = "idle"
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_UTTERANCES)
         self._partials: dict[str, _Partial] = {}
         self._done_ids: deque[str] = deque(maxlen=RECENT_IDS)
@@ -94,8 +92,14 @@ class SpeechMirror:
         source: str,
         priority: str = DEFAULT_PRIORITY,
         language: str | None = None,
+        speak: bool = True,
+        satellite: str | None = None,
     ) -> str:
-        """Publish one utterance (split into chunks over 400 chars); return its id."""
+        """Publish one utterance (split into chunks over 400 chars); return its id.
+
+        speak=False mirrors an utterance that speakers must not voice (a voice satellite, named
+        by satellite, plays it); it still fires the Speech event.
+        """
         if not text or not text.strip():
             raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_text")
         if len(text) > SAY_MAX_CHARS:
@@ -111,20 +115,18 @@ class SpeechMirror:
                 translation_placeholders={"priority": priority},
             )
         chunks = build_chunks(
-            text, source=source, priority=priority, language=language or self.language
+            text,
+            source=source,
+            priority=priority,
+            language=language or self.language,
+            speak=speak,
+            satellite=satellite,
         )
         for chunk in chunks:
             await self._async_publish(self.topics.tts_text, chunk.as_payload(), qos=1)
         self.published += 1
         _LOGGER.debug("Mirrored %s (%d chunks) from %s", chunks[0].id, len(chunks), source)
         return chunks[0].id
-
-    async def async_set_status(self, state: str) -> None:
-        """Publish the assistant's state (retained), shown by the Status sensor."""
-        if state not in ASSISTANT_STATES:
-            raise ValueError(f"unknown assistant state {state!r}")
-        self.status = state
-        await self._async_publish(self.topics.status, state, qos=1, retain=True)
 
     async def async_stop_speaking(self, *, reason: str, clear_queue: bool) -> None:
         """Ask every speaker to stop now."""
@@ -210,6 +212,8 @@ class SpeechMirror:
             "chunks": first.total_chunks,
             # A date a person can read in the event's attributes (the mirror JSON keeps Unix time).
             "timestamp": dt_util.utc_from_timestamp(first.timestamp).isoformat(),
+            "speak": first.speak,
+            "satellite": first.satellite,
         }
         self.recent.append(event)
         await self._async_publish(self.topics.speech, json.dumps(event, ensure_ascii=False), qos=1)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .conversation_log import ConversationLog
     from .discovery import MoxieDiscovery
     from .mirror import SpeechMirror
+    from .pipeline import MoxiePipeline
     from .takeover import Takeover
 
 
@@ -28,6 +29,8 @@ class MoxieData:
     brain: Brain | None = None
     # The Puppet takeover of each agent, by agent subentry id.
     takeovers: dict[str, Takeover] = field(default_factory=dict)
+    # Moxie's Assist pipeline (kept, repaired and watched for the Status).
+    pipeline: MoxiePipeline | None = None
     # The conversation kept for the Moxie card (questions, answers, everything Moxie said).
     conversation_log: ConversationLog | None = None
 

@@ -1,4 +1,4 @@
-"""Repairs for Moxie's brain: the missing-model issue pulls the model when the user fixes it."""
+"""Repairs: the missing-model issue pulls the model; the deleted-pipeline issue recreates it."""
 
 from __future__ import annotations
 
@@ -88,9 +88,43 @@ class PullModelRepairFlow(RepairsFlow):
             _LOGGER.warning("Pulling %s failed: %s", self._model, err)
 
 
+class RecreatePipelineRepairFlow(RepairsFlow):
+    """Confirm, then create Moxie's Assist pipeline again."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Fix the deleted pipeline of one Moxie."""
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Start with the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Ask, then recreate the pipeline (which closes the issue)."""
+        entry: MoxieConfigEntry | None = self.hass.config_entries.async_get_entry(self._entry_id)
+        if (
+            entry is None
+            or entry.state is not ConfigEntryState.LOADED
+            or entry.runtime_data.pipeline is None
+        ):
+            return self.async_abort(reason="entry_not_loaded")
+        if user_input is None:
+            return self.async_show_form(
+                step_id="confirm", description_placeholders={"name": entry.title}
+            )
+        await entry.runtime_data.pipeline.async_recreate()
+        if entry.runtime_data.pipeline.pipeline_id is None:
+            return self.async_abort(reason="pipeline_not_created")
+        return self.async_create_entry(data={})
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """Return the flow that fixes a missing-model issue."""
+    """Return the flow that fixes a missing-model or deleted-pipeline issue."""
     assert data is not None
+    if data.get("kind") == "pipeline_deleted":
+        return RecreatePipelineRepairFlow(str(data["entry_id"]))
     return PullModelRepairFlow(str(data["entry_id"]), str(data["model"]))

@@ -449,7 +449,7 @@ async def test_status_stays_speaking_until_the_speaker_is_done(
     await converse(hass, "Hola")
     await mqtt_probe.publish(speaker_status, '{"status": "speaking", "queue_size": 0}')
     await wait_until(lambda: status.speaker_speaking)
-    assert moxie_brain.runtime_data.mirror.status == "speaking"
+    assert moxie_brain.runtime_data.status.state == "speaking"
 
     await mqtt_probe.publish(speaker_status, '{"status": "idle", "queue_size": 0}')
     await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)

@@ -47,7 +47,10 @@ async def test_say_publishes_contract_json(
     payload = message.json()
     assert set(payload) == {
         "text", "timestamp", "source", "chunk", "total_chunks", "id", "priority", "language",
+        "speak", "satellite",
     }  # fmt: skip
+    assert payload["speak"] is True
+    assert payload["satellite"] is None
     assert payload["text"] == "¡Hola, soy Moxie!"
     assert payload["source"] == "cocina"
     assert payload["priority"] == "high"

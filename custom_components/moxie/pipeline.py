@@ -1,0 +1,430 @@
+"""Moxie's Assist pipeline: created from the entry, kept, repaired and removed with it.
+
+This is the only module that touches assist_pipeline: its store (create, find, preferred) and
+its run debug log (to see when a run of Moxie's pipeline is listening). Pipeline internals
+change between Home Assistant releases; everything that depends on them stays here.
+
+Modeled on Home Assistant Cloud's pipeline (components/cloud/assist_pipeline.py): the pipeline
+id is remembered in the entry, a matching pipeline is reused instead of duplicated, the user's
+edits are never overwritten, and a pipeline the user deleted becomes a fixable repair issue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import logging
+from typing import Any, TypedDict, override
+
+from homeassistant.components import stt, tts
+from homeassistant.components.assist_pipeline import (
+    DOMAIN as ASSIST_PIPELINE_DOMAIN,
+    Pipeline,
+    PipelineEvent,
+    PipelineEventType,
+    async_get_pipelines,
+    async_update_pipeline,
+)
+from homeassistant.components.assist_pipeline.pipeline import (
+    KEY_ASSIST_PIPELINE,
+    STORED_PIPELINE_RUNS,
+    PipelineRunDebug,
+    PipelineStorageCollection,
+    async_setup_pipeline_store,
+)
+from homeassistant.components.conversation import HOME_ASSISTANT_AGENT
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.collection import CHANGE_REMOVED
+from homeassistant.util import language as language_util
+from homeassistant.util.limited_size_dict import LimitedSizeDict
+
+from .const import CONF_LANGUAGE, DEFAULT_LANGUAGE, DOMAIN, SUBENTRY_AGENT
+
+_LOGGER = logging.getLogger(__name__)
+
+# Entry data: the pipeline settings chosen in the config flow (see PipelineSettings).
+CONF_PIPELINE = "pipeline"
+WYOMING = "wyoming"
+
+type RunPhaseListener = Callable[[str, str | None], None]
+"""Called with (run id, "listening" | "thinking" | None) as a Moxie pipeline run moves on."""
+
+
+class PipelineSettings(TypedDict, total=False):
+    """What the entry remembers about its pipeline."""
+
+    stt_engine: str
+    tts_engine: str
+    tts_voice: str | None
+    # Make it the preferred pipeline when it is created (opt-in).
+    preferred: bool
+    # The pipeline's id once created (or reused).
+    id: str | None
+    # The pipeline that was preferred before Moxie's, handed back when the entry is removed.
+    previous_preferred: str | None
+
+
+def issue_id(entry_id: str) -> str:
+    """Return the id of the repair issue raised when the user deleted Moxie's pipeline."""
+    return f"pipeline_deleted_{entry_id}"
+
+
+@callback
+def wyoming_engines(hass: HomeAssistant, domain: str, language: str) -> list[str]:
+    """Return the STT or TTS entity ids of Wyoming, those that support language first."""
+    registry = er.async_get(hass)
+    entity_ids = [
+        entity.entity_id
+        for entity in registry.entities.values()
+        if entity.domain == domain and entity.platform == WYOMING and not entity.disabled
+    ]
+    return sorted(entity_ids, key=lambda eid: engine_language(hass, domain, eid, language) is None)
+
+
+@callback
+def engine_language(hass: HomeAssistant, domain: str, entity_id: str, language: str) -> str | None:
+    """Return the engine's best language for language, or None when it has none (or is gone)."""
+    engine: stt.SpeechToTextEntity | tts.TextToSpeechEntity | tts.Provider | None
+    if domain == stt.DOMAIN:
+        engine = stt.async_get_speech_to_text_entity(hass, entity_id)
+    else:
+        engine = tts.get_engine_instance(hass, entity_id)
+    if engine is None:
+        return None
+    found = language_util.matches(language, engine.supported_languages, hass.config.country)
+    return found[0] if found else None
+
+
+@callback
+def tts_voices(hass: HomeAssistant, entity_id: str, language: str) -> list[tts.Voice]:
+    """Return the voices the TTS entity offers for language (empty when unknown)."""
+    engine = tts.get_engine_instance(hass, entity_id)
+    tts_language = engine_language(hass, tts.DOMAIN, entity_id, language)
+    if engine is None or tts_language is None:
+        return []
+    return list(engine.async_get_supported_voices(tts_language) or [])
+
+
+@callback
+def default_voice(hass: HomeAssistant, entity_id: str, language: str) -> str | None:
+    """Return a voice the server surely has, or None for the server's own default voice.
+
+    wyoming-piper advertises its whole catalog as installed, although it only has the voices in
+    its data directory offline (it would try to download any other). The voices it found in its
+    data directory and that are not in the catalog carry no attribution: those are on disk.
+    A catalog voice cannot be told apart, so then the server's default voice (the one it was
+    started with, which it checked at start-up) is kept by leaving the voice unset.
+    """
+    offered = {voice.voice_id for voice in tts_voices(hass, entity_id, language)}
+    if not offered:
+        return None
+    for voice_name in _wyoming_local_voices(hass, entity_id):
+        if voice_name in offered:
+            return voice_name
+    return None
+
+
+@callback
+def _wyoming_local_voices(hass: HomeAssistant, entity_id: str) -> list[str]:
+    """Return the Wyoming TTS voices without attribution (read from the server's info)."""
+    entity = er.async_get(hass).async_get(entity_id)
+    if entity is None or entity.config_entry_id is None:
+        return []
+    wyoming_entry = hass.config_entries.async_get_entry(entity.config_entry_id)
+    service = getattr(getattr(wyoming_entry, "runtime_data", None), "service", None)
+    info = getattr(service, "info", None)
+    names: list[str] = []
+    for program in getattr(info, "tts", None) or []:
+        for voice in program.voices:
+            attribution = getattr(voice, "attribution", None)
+            if attribution is not None and not attribution.name:
+                names.append(voice.name)
+    return names
+
+
+@callback
+def agent_entity_id(hass: HomeAssistant, entry: ConfigEntry) -> str | None:
+    """Return the conversation entity of the entry's first agent subentry."""
+    subentry_id = next(
+        (s.subentry_id for s in entry.subentries.values() if s.subentry_type == SUBENTRY_AGENT),
+        None,
+    )
+    if subentry_id is None:
+        return None
+    for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id):
+        if entity.domain != "conversation":
+            continue
+        if entity.config_subentry_id == subentry_id or entity.unique_id.endswith(subentry_id):
+            return entity.entity_id
+    return None
+
+
+@callback
+def async_pipeline_store(hass: HomeAssistant) -> PipelineStorageCollection | None:
+    """Return the pipeline store, or None when assist_pipeline is not loaded."""
+    if ASSIST_PIPELINE_DOMAIN not in hass.config.components or KEY_ASSIST_PIPELINE not in hass.data:
+        return None
+    return hass.data[KEY_ASSIST_PIPELINE].pipeline_store
+
+
+class MoxiePipeline:
+    """Keeps the entry's Assist pipeline and reports its runs' listening phase."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, on_run_phase: RunPhaseListener
+    ) -> None:
+        """Prepare; call async_start once the entry's agent entity exists."""
+        self.hass = hass
+        self.entry = entry
+        self._on_run_phase = on_run_phase
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._runs: _WatchedRuns | None = None
+
+    @property
+    def settings(self) -> PipelineSettings | None:
+        """The entry's pipeline settings, None when the user chose no pipeline."""
+        settings: Mapping[str, Any] | None = self.entry.data.get(CONF_PIPELINE)
+        return PipelineSettings(**settings) if settings else None  # type: ignore[typeddict-item]
+
+    @property
+    def pipeline_id(self) -> str | None:
+        """The id of Moxie's pipeline while it exists."""
+        store = async_pipeline_store(self.hass)
+        settings = self.settings
+        if store is None or not settings or (pid := settings.get("id")) is None:
+            return None
+        return pid if pid in store.data else None
+
+    async def async_start(self) -> None:
+        """Create (or find) the pipeline, or raise the repair issue when it was deleted."""
+        if (settings := self.settings) is None:
+            return
+        if ASSIST_PIPELINE_DOMAIN not in self.hass.config.components:
+            _LOGGER.warning("Assist pipeline is not loaded: Moxie's pipeline is not created")
+            return
+        store = (await async_setup_pipeline_store(self.hass)).pipeline_store
+        self._unsubscribe.append(store.async_add_listener(self._async_store_changed))
+        if (pid := settings.get("id")) is None:
+            await self._async_create(settings)
+        elif pid in store.data:
+            self._watch(pid)
+        else:
+            self._async_raise_deleted()
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop following the store and the runs."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+        self._unwatch()
+
+    async def async_apply(self, settings: PipelineSettings) -> None:
+        """Use new engines and voice (options step): update Moxie's pipeline or create it."""
+        current = self.settings or PipelineSettings()
+        new = PipelineSettings(**(current | settings))
+        store = async_pipeline_store(self.hass)
+        if store is not None and (pid := self.pipeline_id) is not None:
+            await async_update_pipeline(self.hass, store.data[pid], **self._fields(new))
+            self._save(new)
+            if new.get("preferred") and store.async_get_preferred_item() != pid:
+                self._make_preferred(store, pid, new)
+            return
+        new["id"] = None
+        await self._async_create(new)
+
+    async def async_recreate(self) -> None:
+        """Create the pipeline again (the repair issue's fix)."""
+        settings = self.settings
+        if settings is None:
+            return
+        settings["id"] = None
+        await self._async_create(settings)
+
+    def _fields(self, settings: PipelineSettings) -> dict[str, Any]:
+        """Return the pipeline fields Moxie chooses (the rest is the user's)."""
+        language = self.entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
+        stt_engine = settings["stt_engine"]
+        tts_engine = settings["tts_engine"]
+        return {
+            "language": language,
+            "stt_engine": stt_engine,
+            "stt_language": engine_language(self.hass, stt.DOMAIN, stt_engine, language)
+            or language,
+            "tts_engine": tts_engine,
+            "tts_language": engine_language(self.hass, tts.DOMAIN, tts_engine, language)
+            or language,
+            "tts_voice": settings.get("tts_voice"),
+        }
+
+    async def _async_create(self, settings: PipelineSettings) -> None:
+        """Reuse a pipeline that already matches, or create one; remember its id."""
+        if ASSIST_PIPELINE_DOMAIN not in self.hass.config.components:
+            return
+        store = (await async_setup_pipeline_store(self.hass)).pipeline_store
+        agent = agent_entity_id(self.hass, self.entry)
+        if agent is None:
+            _LOGGER.warning("%s has no agent yet: its pipeline is not created", self.entry.title)
+            return
+        fields = self._fields(settings)
+        pipeline = next(
+            (p for p in async_get_pipelines(self.hass) if _matches(p, agent, fields)), None
+        )
+        if pipeline is None:
+            pipeline = await store.async_create_item(
+                {
+                    "name": self.entry.title,
+                    "conversation_engine": agent,
+                    "conversation_language": fields["language"],
+                    "wake_word_entity": None,
+                    "wake_word_id": None,
+                }
+                | fields
+            )
+            _LOGGER.info("Created the Assist pipeline %s (%s)", pipeline.name, pipeline.id)
+        settings["id"] = pipeline.id
+        if settings.get("preferred") and store.async_get_preferred_item() != pipeline.id:
+            self._make_preferred(store, pipeline.id, settings)
+        self._save(settings)
+        ir.async_delete_issue(self.hass, DOMAIN, issue_id(self.entry.entry_id))
+        self._watch(pipeline.id)
+
+    @callback
+    def _make_preferred(
+        self, store: PipelineStorageCollection, pipeline_id: str, settings: PipelineSettings
+    ) -> None:
+        settings["previous_preferred"] = store.async_get_preferred_item()
+        store.async_set_preferred_item(pipeline_id)
+
+    @callback
+    def _save(self, settings: PipelineSettings) -> None:
+        self.hass.config_entries.async_update_entry(
+            self.entry, data={**self.entry.data, CONF_PIPELINE: dict(settings)}
+        )
+
+    async def _async_store_changed(self, change_type: str, item_id: str, change: Any) -> None:
+        """Raise the repair issue when the user deletes Moxie's pipeline."""
+        settings = self.settings
+        if change_type == CHANGE_REMOVED and settings and settings.get("id") == item_id:
+            self._unwatch()
+            self._async_raise_deleted()
+
+    @callback
+    def _async_raise_deleted(self) -> None:
+        _LOGGER.info("The Assist pipeline of %s was deleted", self.entry.title)
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id(self.entry.entry_id),
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="pipeline_deleted",
+            translation_placeholders={"name": self.entry.title},
+            data={"entry_id": self.entry.entry_id, "kind": "pipeline_deleted"},
+        )
+
+    @callback
+    def _watch(self, pipeline_id: str) -> None:
+        """Follow the runs of the pipeline through the pipeline's run debug log.
+
+        Every run of a pipeline records its events in assist_pipeline's debug log (what the
+        Assist debug view shows); Moxie observes the log of its own pipeline to know when a run
+        is in its speech-to-text stage, whichever satellite or client started the run.
+        """
+        self._unwatch()
+        debug = self.hass.data[KEY_ASSIST_PIPELINE].pipeline_debug
+        runs = _WatchedRuns(self._run_event, size_limit=STORED_PIPELINE_RUNS)
+        for run_id, run in (debug.get(pipeline_id) or {}).items():
+            runs[run_id] = run
+        debug[pipeline_id] = runs
+        self._runs = runs
+
+    @callback
+    def _unwatch(self) -> None:
+        if self._runs is not None:
+            self._runs.listener = None
+            self._runs = None
+
+    @callback
+    def _run_event(self, run_id: str, event: PipelineEvent) -> None:
+        match event.type:
+            case PipelineEventType.STT_START:
+                self._on_run_phase(run_id, "listening")
+            case PipelineEventType.STT_END:
+                self._on_run_phase(run_id, "thinking")
+            case PipelineEventType.INTENT_PROGRESS if (
+                (event.data or {}).get("chat_log_delta", {}).get("content")
+            ):
+                self._on_run_phase(run_id, None)
+            case (
+                PipelineEventType.INTENT_END
+                | PipelineEventType.TTS_START
+                | PipelineEventType.ERROR
+                | PipelineEventType.RUN_END
+            ):
+                self._on_run_phase(run_id, None)
+
+
+def _matches(pipeline: Pipeline, agent: str, fields: dict[str, Any]) -> bool:
+    """Whether pipeline already is Moxie's: same agent, language and engines."""
+    return (
+        pipeline.conversation_engine == agent
+        and pipeline.language == fields["language"]
+        and pipeline.stt_engine == fields["stt_engine"]
+        and pipeline.tts_engine == fields["tts_engine"]
+    )
+
+
+class _WatchedEvents(list[PipelineEvent]):
+    """A run's debug event list that tells its listener about each new event."""
+
+    def __init__(self, run_id: str, runs: _WatchedRuns, events: list[PipelineEvent]) -> None:
+        super().__init__(events)
+        self.run_id = run_id
+        self.runs = runs
+
+    @override
+    def append(self, event: PipelineEvent, /) -> None:
+        super().append(event)
+        if (listener := self.runs.listener) is not None:
+            listener(self.run_id, event)
+
+
+class _WatchedRuns(LimitedSizeDict[str, PipelineRunDebug]):
+    """The debug log of one pipeline's runs, whose new runs are watched."""
+
+    def __init__(self, listener: Callable[[str, PipelineEvent], None], *, size_limit: int) -> None:
+        self.listener: Callable[[str, PipelineEvent], None] | None = listener
+        super().__init__(size_limit=size_limit)
+
+    @override
+    def __setitem__(self, key: str, value: PipelineRunDebug) -> None:
+        if isinstance(value, PipelineRunDebug) and not isinstance(value.events, _WatchedEvents):
+            value.events = _WatchedEvents(key, self, value.events)
+        super().__setitem__(key, value)
+
+
+async def async_remove_pipeline(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Delete Moxie's pipeline (entry removed); hand "preferred" back first."""
+    ir.async_delete_issue(hass, DOMAIN, issue_id(entry.entry_id))
+    settings: Mapping[str, Any] | None = entry.data.get(CONF_PIPELINE)
+    store = async_pipeline_store(hass)
+    if not settings or store is None or (pid := settings.get("id")) not in store.data:
+        return
+    if store.async_get_preferred_item() == pid:
+        others = [p for p in async_get_pipelines(hass) if p.id != pid]
+        previous = settings.get("previous_preferred")
+        fallback = next(
+            (p.id for p in others if p.id == previous),
+            next(
+                (p.id for p in others if p.conversation_engine == HOME_ASSISTANT_AGENT),
+                others[0].id if others else None,
+            ),
+        )
+        if fallback is None:
+            _LOGGER.warning("Moxie's pipeline is the only one: it is kept as the preferred one")
+            return
+        store.async_set_preferred_item(fallback)
+    await store.async_delete_item(pid)
+    _LOGGER.info("Deleted the Assist pipeline of %s", entry.title)

@@ -1,0 +1,294 @@
+"""Moxie's Assist pipeline: the config flow step, reuse, the user's edits, repair, removal.
+
+Home Assistant's real wyoming integration talks to the real moxie-whisper (tiny.en) and
+moxie-piper (joe); pipelines are observed as Assist's settings page sees them (websocket).
+"""
+
+# ruff: noqa: F811 (the fixtures imported from pipeline_helpers are test parameters)
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+import probatio as vol
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    WebSocketGenerator,
+)
+
+from tests.moxie.pipeline_helpers import (  # noqa: F401
+    Engines,
+    english_moxie,
+    list_pipelines,
+    pipeline_settings,
+    wyoming,
+)
+from tests.ollama_server import OllamaServer
+
+JOE = "en_US-joe-medium"
+
+
+def moxie_pipelines(pipelines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [p for p in pipelines if p["conversation_engine"] == "conversation.moxie"]
+
+
+async def start_flow(hass: HomeAssistant, url: str, language: str) -> dict[str, Any]:
+    """Go through the user and brain steps; return the step that follows."""
+    result = await hass.config_entries.flow.async_init("moxie", context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Moxie", "base_topic": "moxie", "language": language}
+    )
+    assert result["step_id"] == "brain"
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"url": url})
+
+
+def form_defaults(result: dict[str, Any]) -> dict[str, Any]:
+    """The values the form shows before the user changes anything."""
+    values = {}
+    for key in result["data_schema"].schema:
+        suggested = (key.description or {}).get("suggested_value")
+        if suggested is not None:
+            values[str(key)] = suggested
+        elif key.default is not vol.UNDEFINED:
+            values[str(key)] = key.default()
+    return values
+
+
+def voice_options(result: dict[str, Any]) -> list[str]:
+    selector = next(v for k, v in result["data_schema"].schema.items() if str(k) == "tts_voice")
+    return [option["value"] for option in selector.config["options"]]
+
+
+async def test_config_flow_creates_the_pipeline(
+    hass: HomeAssistant,
+    *,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    ollama_server: OllamaServer,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+) -> None:
+    """After the brain, the step preselects Wyoming's engines; the pipeline is Moxie's."""
+    result = await start_flow(hass, ollama_server.url, "en")
+
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "pipeline"
+    defaults = form_defaults(result)
+    assert defaults["stt_engine"] == wyoming.stt
+    assert defaults["tts_engine"] == wyoming.tts
+    assert defaults["preferred"] is False
+    assert defaults["create_pipeline"] is True
+    # joe is a catalog voice: it cannot be told from voices the server lacks, so the server's
+    # own voice (unset) is suggested; joe is offered.
+    assert "tts_voice" not in defaults
+    assert JOE in voice_options(result)
+
+    choice = {
+        "create_pipeline": True,
+        "stt_engine": wyoming.stt,
+        "tts_engine": wyoming.tts,
+        "preferred": False,
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], choice | {"tts_voice": "es_ES-davefx-medium"}
+    )
+    assert result["errors"] == {"tts_voice": "invalid_voice"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], choice | {"tts_voice": JOE}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    pipelines, preferred = await list_pipelines(hass, hass_ws_client)
+    [pipeline] = moxie_pipelines(pipelines)
+    [assist_default] = [p for p in pipelines if p["id"] != pipeline["id"]]
+    assert pipeline["name"] == "Moxie"
+    assert (pipeline["language"], pipeline["conversation_language"]) == ("en", "en")
+    assert (pipeline["stt_engine"], pipeline["stt_language"]) == (wyoming.stt, "en")
+    assert (pipeline["tts_engine"], pipeline["tts_language"]) == (wyoming.tts, "en_US")
+    assert pipeline["tts_voice"] == JOE
+    assert preferred == assist_default["id"]
+    entry = hass.config_entries.async_entries("moxie")[0]
+    assert entry.data["pipeline"]["id"] == pipeline["id"]
+
+
+async def test_pipeline_step_can_be_declined(
+    hass: HomeAssistant,
+    *,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    ollama_server: OllamaServer,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+) -> None:
+    """Unchecking "create" makes the entry without a pipeline (the options can add it later)."""
+    result = await start_flow(hass, ollama_server.url, "es")
+    assert result["step_id"] == "pipeline"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "create_pipeline": False,
+            "stt_engine": wyoming.stt,
+            "tts_engine": wyoming.tts,
+            "preferred": True,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert "pipeline" not in result["data"]
+    await hass.async_block_till_done()
+    pipelines, preferred = await list_pipelines(hass, hass_ws_client)
+    assert moxie_pipelines(pipelines) == []
+    assert preferred == pipelines[0]["id"]
+
+
+async def test_flow_without_wyoming_skips_the_step(
+    hass: HomeAssistant,
+    ollama_server: OllamaServer,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+) -> None:
+    """No Wyoming speech services: the entry is created right after the brain step."""
+    result = await start_flow(hass, ollama_server.url, "en")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert "pipeline" not in result["data"]
+
+
+async def test_options_reuse_a_matching_pipeline_and_keep_the_users_edits(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """A pipeline the user already made for Moxie is adopted, never duplicated nor rewritten."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline/create",
+            "name": "Moxie in the living room",
+            "language": "en",
+            "conversation_engine": "conversation.moxie",
+            "conversation_language": "en",
+            "stt_engine": wyoming.stt,
+            "stt_language": "en",
+            "tts_engine": wyoming.tts,
+            "tts_language": "en_US",
+            "tts_voice": JOE,
+            "wake_word_entity": None,
+            "wake_word_id": None,
+        }
+    )
+    mine = await client.receive_json()
+    assert mine["success"], mine
+
+    result = await hass.config_entries.options.async_init(english_moxie.entry_id)
+    assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+    [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    assert pipeline == mine["result"]
+    assert english_moxie.data["pipeline"]["id"] == pipeline["id"]
+
+    await hass.config_entries.async_reload(english_moxie.entry_id)
+    await hass.async_block_till_done()
+    [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    assert pipeline == mine["result"]
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_deleted_pipeline_is_a_repair_that_recreates_it(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    hass_client: ClientSessionGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """Deleting Moxie's pipeline raises a fixable issue; fixing it creates the pipeline again."""
+    assert await async_setup_component(hass, "repairs", {})
+    [created] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    issue_id = f"pipeline_deleted_{english_moxie.entry_id}"
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is None
+
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline/delete", "pipeline_id": created["id"]}
+    )
+    assert (await client.receive_json())["success"]
+
+    issue = ir.async_get(hass).async_get_issue("moxie", issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_key == "pipeline_deleted"
+    assert moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0]) == []
+
+    http = await hass_client()
+    response = await http.post(
+        "/api/repairs/issues/fix", json={"handler": "moxie", "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    assert flow["description_placeholders"] == {"name": "Moxie"}
+    response = await http.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+
+    [recreated] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    assert recreated["id"] != created["id"]
+    assert {k: v for k, v in recreated.items() if k != "id"} == {
+        k: v for k, v in created.items() if k != "id"
+    }
+    assert english_moxie.data["pipeline"]["id"] == recreated["id"]
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is None
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_pipeline_deleted_while_unloaded_is_reported_at_setup(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """Moxie unloaded, pipeline deleted: the issue is there when Moxie loads, none created."""
+    [created] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    await hass.config_entries.async_unload(english_moxie.entry_id)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline/delete", "pipeline_id": created["id"]}
+    )
+    assert (await client.receive_json())["success"]
+
+    assert await hass.config_entries.async_setup(english_moxie.entry_id)
+    await hass.async_block_till_done()
+
+    issue_id = f"pipeline_deleted_{english_moxie.entry_id}"
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None
+    assert moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0]) == []
+
+
+@pytest.mark.parametrize("pipeline_settings", [{"preferred": True}, {"preferred": False}])
+async def test_preferred_is_opt_in_and_handed_back_on_removal(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    english_moxie: MockConfigEntry,
+    pipeline_settings: dict[str, Any],
+) -> None:
+    """Preferred only when asked; removing Moxie gives the preference back and deletes it."""
+    pipelines, preferred = await list_pipelines(hass, hass_ws_client)
+    [mine] = moxie_pipelines(pipelines)
+    [before] = [p for p in pipelines if p["id"] != mine["id"]]
+    assert preferred == (mine["id"] if pipeline_settings["preferred"] else before["id"])
+
+    assert await hass.config_entries.async_remove(english_moxie.entry_id)
+    await hass.async_block_till_done()
+
+    pipelines, preferred = await list_pipelines(hass, hass_ws_client)
+    assert [p["id"] for p in pipelines] == [before["id"]]
+    assert preferred == before["id"]

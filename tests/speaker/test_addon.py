@@ -78,11 +78,15 @@ def test_build_file_and_dockerfile() -> None:
 def test_every_option_translated_and_documented() -> None:
     schema = _load("config.yaml")["schema"]
     assert isinstance(schema, dict)
-    translations = yaml.safe_load((ADDON / "translations" / "en.yaml").read_text(encoding="utf-8"))
     docs = (ADDON / "DOCS.md").read_text(encoding="utf-8")
+    for language in ("en", "es"):
+        path = ADDON / "translations" / f"{language}.yaml"
+        translations = yaml.safe_load(path.read_text(encoding="utf-8"))["configuration"]
+        assert set(translations) == set(schema), language
+        for key in schema:
+            assert translations[key]["name"], (language, key)
+            assert translations[key]["description"], (language, key)
     for key in schema:
-        assert translations["configuration"][key]["name"], key
-        assert translations["configuration"][key]["description"], key
         assert f"`{key}`" in docs, key
     assert "0.1.0" in (ADDON / "CHANGELOG.md").read_text(encoding="utf-8")
 

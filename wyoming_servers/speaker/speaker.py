@@ -38,7 +38,7 @@ class HistoryEntry:
     started: float
     finished: float
     audio_seconds: float
-    queue_wait_ms: float  # received (or preempted) -> this attempt's request to the TTS server
+    queue_wait_ms: float  # received -> the request to the TTS server of the attempt recorded
     synthesis_ms: float | None  # request to the TTS server -> first audio (None: no audio)
 
 

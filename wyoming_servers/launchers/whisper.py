@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--beam-size",
         type=int,
-        default=int(ENV.get("BEAM_SIZE", str(DEFAULT_BEAM_SIZE)) or DEFAULT_BEAM_SIZE),
+        default=ENV.get("BEAM_SIZE", str(DEFAULT_BEAM_SIZE)),  # argparse converts it
         help=f"Beam size of decoding (default: {DEFAULT_BEAM_SIZE})",
     )
     return parser

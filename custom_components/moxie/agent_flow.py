@@ -154,11 +154,9 @@ def agent_schema(
         schema[
             vol.Optional(CONF_TAKEOVER_MINUTES, description=suggested(CONF_TAKEOVER_MINUTES))
         ] = _box(1, 1440)
+        playback = options.get(CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK)
         schema[
-            vol.Optional(
-                CONF_SPEAKER_PLAYBACK,
-                default=options.get(CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK),
-            )
+            vol.Optional(CONF_SPEAKER_PLAYBACK, description={"suggested_value": playback})
         ] = SelectSelector(
             SelectSelectorConfig(options=PLAYBACK_OPTIONS, translation_key=CONF_SPEAKER_PLAYBACK)
         )

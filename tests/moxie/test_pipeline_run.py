@@ -164,3 +164,35 @@ async def test_speaker_playback_option(
     payloads: list[dict[str, Any]] = [m.json() for m in (*texts, *events)]
     assert [p["text"] for p in payloads] == ["Hola.", "¿Qué tal?"] * 2
     assert {(p["speak"], p["satellite"]) for p in payloads} == {(spoken, satellite_id)}
+
+
+async def test_speaker_playback_is_an_agent_option(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+) -> None:
+    """The agent's form offers the playback choice; "never" keeps the speaker silent."""
+    [agent] = [s for s in moxie_brain.subentries.values() if s.subentry_type == "conversation"]
+    result = await hass.config_entries.subentries.async_init(
+        (moxie_brain.entry_id, "conversation"),
+        context={"source": "reconfigure", "subentry_id": agent.subentry_id},
+    )
+    field = next(k for k in result["data_schema"].schema if str(k) == "speaker_playback")
+    assert field.description == {"suggested_value": "automatic"}
+    selector = result["data_schema"].schema[field]
+    assert selector.config["options"] == ["automatic", "always", "never"]
+    assert selector.config["translation_key"] == "speaker_playback"
+
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**agent.data, "speaker_playback": "never"}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    ollama_server.replies.append(ChatReply(content="Vale."))
+    await conversation.async_converse(
+        hass, "Hola", None, Context(), language="es", agent_id="conversation.moxie"
+    )
+
+    [said] = await mqtt_probe.wait_for("moxie/tts/text")
+    assert (said.json()["text"], said.json()["speak"]) == ("Vale.", False)

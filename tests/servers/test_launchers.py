@@ -33,7 +33,12 @@ def launch(
     name: str, args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a launcher that is expected to stop on its own."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MOXIE_", "HF_HUB_OFF"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOXIE_", "HF_HUB_OFF", "LC_", "LANG"))
+    }
+    clean["LANG"] = "C.UTF-8"  # English messages unless env says otherwise
     return subprocess.run(
         [sys.executable, "-m", f"wyoming_servers.launchers.{name}", *args],
         capture_output=True,
@@ -121,6 +126,27 @@ def test_piper_without_voice(
     )
     assert reason in message
     assert not list(folder.glob("*.part"))
+
+
+@pytest.mark.parametrize(
+    ("name", "env", "expected"),
+    [
+        ("whisper", {"LANG": "es_ES.UTF-8"}, ["Los oídos de Moxie", "'base-int8'", "whisper "]),
+        ("piper", {"LC_ALL": "es_MX.UTF-8"}, ["La voz de Moxie", "es_ES-davefx-medium.onnx.json"]),
+    ],
+)
+def test_missing_model_message_in_spanish(
+    tmp_path: Path, name: str, env: dict[str, str], expected: list[str]
+) -> None:
+    """With a Spanish locale the paragraph is in Spanish, with the same facts; still exit 2."""
+    result = launch(name, ["--offline"], {"MOXIE_DATA_DIR": str(tmp_path), **env})
+
+    assert result.returncode == 2
+    message = assert_one_clear_paragraph(result.stderr)
+    assert "modo sin conexión" in message
+    assert str(tmp_path / name) in message
+    for text in expected:
+        assert text in message
 
 
 def test_piper_unknown_voice_names_the_test_voice_package(tmp_path: Path) -> None:

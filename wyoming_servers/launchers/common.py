@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 import logging
 import os
 from pathlib import Path
@@ -129,8 +129,36 @@ def setup_logging(debug: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT)
 
 
-def fail_missing(message: str) -> NoReturn:
-    """Print one paragraph saying what is missing and how to get it, and exit with code 2."""
+# Why a model could not be had, in the user's language.
+REASONS: dict[str, dict[str, str]] = {
+    "offline": {"en": "offline mode: no download", "es": "modo sin conexión: no se descarga"},
+    "download_failed": {"en": "download failed: {error}", "es": "la descarga falló: {error}"},
+    "not_downloadable": {
+        "en": "not in wyoming-piper's voice list, so not downloadable",
+        "es": "no está en la lista de voces de wyoming-piper, así que no se puede descargar",
+    },
+}
+
+
+def user_language() -> str:
+    """Return "es" when the locale (LC_ALL, LC_MESSAGES, LANG) is Spanish, else "en"."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if value := os.environ.get(name):
+            return "es" if value.lower().startswith("es") else "en"
+    return "en"
+
+
+def reason(key: str, **fields: object) -> str:
+    """One of REASONS in the user's language."""
+    return REASONS[key][user_language()].format(**fields)
+
+
+def fail_missing(messages: Mapping[str, str], **fields: object) -> NoReturn:
+    """Print one paragraph (in the user's language) saying what is missing and how to get it.
+
+    Then exit with code 2: a supervisor can tell it from a crash.
+    """
+    message = messages[user_language()].format(**fields)
     text = textwrap.fill(
         " ".join(message.split()), 100, break_on_hyphens=False, break_long_words=False
     )

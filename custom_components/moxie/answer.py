@@ -1,4 +1,4 @@
-"""Mirror an answer as Moxie speech while it streams: one utterance per finished sentence."""
+"""Mirror an answer as Moxie speech while it streams: its first clause, then each sentence."""
 
 from __future__ import annotations
 
@@ -27,11 +27,32 @@ _BULLET = re.compile(r"^\s*[-•]\s+", re.MULTILINE)
 # Without punctuation, a long run is cut at a comma, semicolon or colon.
 _CLAUSE = re.compile(r"[,;:]\s+")
 LONG_RUN = 200
+# The first clause of an answer is said alone as soon as it is complete, so Moxie starts
+# speaking after a few words ("Good morning," then the rest): a comma, semicolon or colon
+# followed by white space or right after a word at the end of what arrived so far (1,000 is not
+# cut), a dash between spaces, or the space before a Spanish ¿ or ¡ inside a sentence; only
+# with FIRST_CLAUSE_WORDS words before it, and only before the first sentence has ended.
+_FIRST_CLAUSE = re.compile(
+    r"[,;:][\"'»”)\]]*(?=\s)|(?<=[^\W\d_])[,;:][\"'»”)\]]*$|\s[-–—]+(?=\s)|\s(?=[¿¡])"  # noqa: RUF001
+)
+_WORD = re.compile(r"[^\W_]+")
+FIRST_CLAUSE_WORDS = 2
 
 
 def speakable(text: str) -> str:
     """Return text without markup and with white space folded."""
     return " ".join(_BULLET.sub(" ", _MARKUP.sub("", text)).split())
+
+
+def _first_clause_end(text: str) -> int | None:
+    """Where the first clause of text ends, if it is complete before any sentence end."""
+    sentence = _BOUNDARY.search(text)
+    for match in _FIRST_CLAUSE.finditer(text):
+        if sentence is not None and match.start() >= sentence.start():
+            return None
+        if len(_WORD.findall(text[: match.end()])) >= FIRST_CLAUSE_WORDS:
+            return match.end()
+    return None
 
 
 @callback
@@ -91,8 +112,11 @@ class AnswerSpeaker:
         self._last: asyncio.Task[None] | None = None
 
     def feed(self, text: str) -> None:
-        """Add streamed content; mirror the sentences it completes."""
+        """Add streamed content; mirror the first clause, then the sentences it completes."""
         self._buffer += text
+        if not self.said and (end := _first_clause_end(self._buffer)) is not None:
+            piece, self._buffer = self._buffer[:end], self._buffer[end:]
+            self._say(piece)
         last = None
         for last in _BOUNDARY.finditer(self._buffer):  # noqa: B007
             pass

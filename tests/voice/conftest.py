@@ -14,6 +14,14 @@ import pytest
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 
+from tests.moxie.conftest import (  # noqa: F401 (Moxie's brain for the first-clause tests)
+    agent_options,
+    extra_subentries,
+    moxie_brain,
+    mqtt_probe,
+    mqtt_ready,
+    ollama_server,
+)
 from tests.voice_servers import JOE_VOICE, joe_voice_dir, outside_free_port
 
 ROOT = Path(__file__).resolve().parents[2]

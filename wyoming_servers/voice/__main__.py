@@ -98,10 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="ONNX intra-op threads (0: one per core)",
     )
     add(
-        "--memory-arena",
-        action="store_true",
-        default=_env_flag("MEMORY_ARENA"),
-        help="Keep onnxruntime's memory arena: slightly faster, but memory stays at its peak",
+        "--memory",
+        choices=("shrink", "keep", "no-arena"),
+        default=_env("MEMORY", "shrink"),
+        help="onnxruntime's memory arena: given back after each request (shrink), kept at its "
+        "peak (keep), or not used (no-arena); see the README for the measured trade-off",
     )
     add("--length-scale", type=float, default=_env_float("LENGTH_SCALE"), help="Speed")
     add("--noise-scale", type=float, default=_env_float("NOISE_SCALE"), help="Generator noise")
@@ -176,7 +177,7 @@ async def serve(args: argparse.Namespace) -> None:
     """Load, warm up, then serve until SIGINT/SIGTERM."""
     tuning = Tuning(
         threads=args.threads,
-        arena=args.memory_arena,
+        memory=args.memory,
         length_scale=args.length_scale,
         noise_scale=args.noise_scale,
         noise_w_scale=args.noise_w_scale,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 import json
 import logging
 from pathlib import Path
@@ -33,8 +34,9 @@ class Tuning:
     threads: int = 0
     """Intra-op threads (0: onnxruntime's default, one per core)."""
 
-    arena: bool = False
-    """Keep onnxruntime's CPU memory arena (fastest, but it keeps its peak size forever)."""
+    memory: str = "shrink"
+    """`shrink`: onnxruntime's CPU memory arena, given back to the system after each request;
+    `keep`: the arena stays at its peak size for good; `no-arena`: plain allocations."""
 
     length_scale: float | None = None
     noise_scale: float | None = None
@@ -45,9 +47,9 @@ class Tuning:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = self.arena
-        # Memory patterns pre-plan buffers per input shape; every sentence has a new shape.
-        options.enable_mem_pattern = self.arena
+        options.enable_cpu_mem_arena = self.memory != "no-arena"
+        # Memory patterns pre-plan buffers per input shape, and every sentence has a new shape.
+        options.enable_mem_pattern = False
         return options
 
 
@@ -125,9 +127,14 @@ class Abort:
             for run in self._runs:
                 run.terminate = True
 
-    def run_options(self) -> onnxruntime.RunOptions:
-        """Options for one inference, terminated if the abort comes while it runs."""
+    def run_options(self, *, release: bool = False) -> onnxruntime.RunOptions:
+        """Options for one inference, terminated if the abort comes while it runs.
+
+        With release, the memory arena shrinks back once this inference is done.
+        """
         options = onnxruntime.RunOptions()
+        if release:
+            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         with self._lock:
             if self._event.is_set():
                 raise Aborted
@@ -166,7 +173,7 @@ class Engine:
     def warm_up(self) -> None:
         """Run every voice once so the first request is as fast as any other."""
         for voice in self.voices.values():
-            self.render(voice, WARM_UP_TEXT, None, Abort())
+            self.render(voice, WARM_UP_TEXT, None, Abort(), last=True)
         self.stats = Stats()
 
     def close(self) -> None:
@@ -187,14 +194,22 @@ class Engine:
                     return candidate
         return self.voices[self.default_voice]
 
-    async def synthesize(self, voice: Voice, text: str, speaker: str | None, abort: Abort) -> bytes:
-        """PCM (16-bit mono) for one piece of text; raises Aborted once abandoned."""
+    async def synthesize(
+        self, voice: Voice, text: str, speaker: str | None, abort: Abort, *, last: bool = False
+    ) -> bytes:
+        """PCM (16-bit mono) for one piece of text; raises Aborted once abandoned.
+
+        `last` is the request's last piece: then the memory arena shrinks back (`shrink`).
+        """
         if abort.is_set:
             raise Aborted
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.render, voice, text, speaker, abort)
+        render = partial(self.render, voice, text, speaker, abort, last=last)
+        return await loop.run_in_executor(self._executor, render)
 
-    def render(self, voice: Voice, text: str, speaker: str | None, abort: Abort) -> bytes:
+    def render(
+        self, voice: Voice, text: str, speaker: str | None, abort: Abort, *, last: bool = False
+    ) -> bytes:
         """Synthesize in the calling thread, checking the abort between sentences."""
         started = time.monotonic()
         if abort.is_set:
@@ -211,9 +226,9 @@ class Engine:
         )
         speaker_id = _speaker_id(voice, speaker)
         audio: list[bytes] = []
-        for phonemes in piper.phonemize(text):
-            if not phonemes:
-                continue
+        sentences = [phonemes for phonemes in piper.phonemize(text) if phonemes]
+        release = last and self.tuning.memory == "shrink"
+        for index, phonemes in enumerate(sentences):
             ids = np.expand_dims(np.array(piper.phonemes_to_ids(phonemes), dtype=np.int64), 0)
             feed = {
                 "input": ids,
@@ -222,7 +237,7 @@ class Engine:
             }
             if speaker_id is not None:
                 feed["sid"] = np.array([speaker_id], dtype=np.int64)
-            options = abort.run_options()
+            options = abort.run_options(release=release and index == len(sentences) - 1)
             try:
                 result = piper.session.run(None, feed, options)
             except Exception as err:

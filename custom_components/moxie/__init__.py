@@ -37,7 +37,12 @@ from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = [Platform.AI_TASK, Platform.CONVERSATION, Platform.SWITCH]
+PLATFORMS: list[Platform] = [
+    Platform.AI_TASK,
+    Platform.CONVERSATION,
+    Platform.NUMBER,
+    Platform.SWITCH,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 

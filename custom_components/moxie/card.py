@@ -53,26 +53,23 @@ def _loaded(hass: HomeAssistant) -> list[MoxieConfigEntry]:
     ]
 
 
-def _service_device(hass: HomeAssistant, entry: MoxieConfigEntry) -> str | None:
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, entry.entry_id), entry.entry_id
-    )
-    return device.id if device else None
-
-
 def _mqtt_device(hass: HomeAssistant, entry: MoxieConfigEntry) -> str | None:
+    """Return the Moxie device (MQTT: Puppet, Speech, Status and the speaker's entities)."""
     dev_id = entry.runtime_data.mirror.topics.device_id
     devices = dr.async_get(hass).async_get_devices(identifiers={("mqtt", dev_id)})
     return devices[0].id if devices else None
 
 
 def _entry_for_device(hass: HomeAssistant, device_id: str | None) -> MoxieConfigEntry | None:
-    """Return the Moxie of a device (its service or MQTT device), or the only Moxie."""
+    """Return the Moxie of a device (its MQTT device or an agent's), or the only Moxie."""
     loaded = _loaded(hass)
     if device_id is None:
         return loaded[0] if len(loaded) == 1 else None
+    device = dr.async_get(hass).async_get(device_id)
     for entry in loaded:
-        if device_id in (_service_device(hass, entry), _mqtt_device(hass, entry)):
+        if device_id == _mqtt_device(hass, entry) or (
+            device is not None and entry.entry_id in device.config_entries
+        ):
             return entry
     return None
 
@@ -110,8 +107,7 @@ def _moxie(hass: HomeAssistant, entry: MoxieConfigEntry) -> dict[str, Any]:
         "entry_id": entry.entry_id,
         "name": entry.title,
         "language": entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE),
-        "device_id": _service_device(hass, entry),
-        "mqtt_device_id": _mqtt_device(hass, entry),
+        "device_id": _mqtt_device(hass, entry),
     }
 
 

@@ -128,6 +128,15 @@ class ConversationLog:
         self._notify({"type": "turn", "turn": turn})
         return turn
 
+    async def async_set_retention(self, days: int) -> None:
+        """Keep turns for days from now on; 0 removes them from disk (the card keeps them)."""
+        self.retention = timedelta(days=days)
+        if self.keeps:
+            self._prune()
+            await self._store.async_save(self._data())
+        else:
+            await self._store.async_remove()
+
     async def async_clear(self) -> None:
         """Forget the whole conversation, on disk too."""
         self.turns.clear()

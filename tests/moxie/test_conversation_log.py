@@ -8,6 +8,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -105,7 +106,8 @@ async def test_questions_and_speech_reach_the_card(
     # The answer was kept once, with its question, not again as speech.
     assert [t["kind"] for t in card.turns] == ["question", "speech", "speech", "speech"]
 
-    # A second card sees the same history.
+    # A second card, set to the Moxie device, sees the same history.
+    assert card.moxie["device_id"] is not None
     again = await Subscription.start(await hass_ws_client(hass), device_id=card.moxie["device_id"])
     assert [t["id"] for t in again.turns] == [t["id"] for t in card.turns]
 
@@ -255,3 +257,37 @@ async def test_unknown_moxie_is_an_error(
     result = await client.receive_json()
     assert not result["success"]
     assert result["error"]["code"] == "not_found"
+
+
+async def test_retention_setting_applies_at_once(
+    hass: HomeAssistant,
+    *,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+    mosquitto: Mosquitto,
+    hass_storage: dict[str, Any],
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    key = "moxie.conversation.moxie_entry"
+    hass_storage[key] = _stored("moxie_entry", timedelta(days=3), timedelta(hours=1))
+    entry = await _setup(hass, {})
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "number", "moxie", "moxie_entry_conversation_retention"
+    )
+    assert entity_id == "number.moxie_conversation_retention"
+    assert hass.states.get(entity_id).state == "7.0"
+
+    async def set_days(days: int) -> None:
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": entity_id, "value": days}, blocking=True
+        )
+
+    await set_days(1)
+    assert entry.options["conversation_retention_days"] == 1
+    assert [t["id"] for t in hass_storage[key]["data"]["turns"]] == ["t1"]
+    card = await Subscription.start(await hass_ws_client(hass))
+    assert [t["id"] for t in card.turns] == ["t1"]
+
+    await set_days(0)
+    assert key not in hass_storage
+    assert hass.states.get(entity_id).state == "0.0"

@@ -171,9 +171,10 @@ class Engine:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moxie-tts")
 
     def warm_up(self) -> None:
-        """Run every voice once so the first request is as fast as any other."""
+        """Run every voice once, in the worker thread, so the first request is as fast as any."""
         for voice in self.voices.values():
-            self.render(voice, WARM_UP_TEXT, None, Abort(), last=True)
+            render = partial(self.render, voice, WARM_UP_TEXT, None, Abort(), last=True)
+            self._executor.submit(render).result()
         self.stats = Stats()
 
     def close(self) -> None:

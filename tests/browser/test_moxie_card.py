@@ -250,6 +250,36 @@ def test_moxie_brand_images_are_served(stack: Stack) -> None:
     stack.loop.run(check())
 
 
+MOXIE_IMAGES = """() => {
+    const found = [];
+    const walk = (root) => {
+        for (const el of root.querySelectorAll('*')) {
+            const moxie = el.tagName === 'IMG' && el.src.includes('/brands/integration/moxie/');
+            if (moxie) found.push(el);
+            if (el.shadowRoot) walk(el.shadowRoot);
+        }
+    };
+    walk(document);
+    return found.map((img) => ({complete: img.complete, width: img.naturalWidth}));
+}"""
+
+
+def test_integrations_page_shows_moxies_logo(stack: Stack) -> None:
+    """No broken image: Settings > Devices & services loads Moxie's own brand icon."""
+
+    async def steps(page: Page) -> None:
+        await page.goto(f"{stack.home.url}/config/integrations/dashboard")
+        await page.wait_for_function(
+            f"() => ({MOXIE_IMAGES})().some((img) => img.complete && img.width > 0)"
+        )
+        images = await page.evaluate(MOXIE_IMAGES)
+        assert images
+        assert all(img["complete"] and img["width"] > 0 for img in images), images
+        await page.screenshot(path=stack.shots / "integrations-es.png")
+
+    _in_browser(stack, "es", DESKTOP, steps)
+
+
 def test_puppet_line_reaches_the_broker_and_the_conversation(
     stack: Stack, probe: MqttProbe
 ) -> None:

@@ -18,7 +18,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
 from tests.broker import Mosquitto
-from tests.moxie.conftest import MOXIE_DATA
+from tests.moxie.conftest import MOXIE_DATA, wait_state
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_server import OllamaServer
 
@@ -291,3 +291,17 @@ async def test_retention_setting_applies_at_once(
     await set_days(0)
     assert key not in hass_storage
     assert hass.states.get(entity_id).state == "0.0"
+
+
+async def test_speech_event_time_is_a_date(
+    hass: HomeAssistant, moxie_entry: MockConfigEntry, mosquitto: Mosquitto
+) -> None:
+    """The Speech event's attributes show when it was said as a date, not a Unix number."""
+    before = dt_util.utcnow()
+    await hass.services.async_call("moxie", "say", {"text": "¿Qué hora es?"}, blocking=True)
+    state = await wait_state(
+        hass, "event.moxie_speech", lambda s: s.attributes.get("text") == "¿Qué hora es?"
+    )
+    said = dt_util.parse_datetime(state.attributes["timestamp"])
+    assert said is not None
+    assert before - timedelta(seconds=1) <= said <= dt_util.utcnow()

@@ -39,8 +39,11 @@ _LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [
     Platform.AI_TASK,
+    Platform.ASSIST_SATELLITE,
+    Platform.BUTTON,
     Platform.CONVERSATION,
     Platform.NUMBER,
+    Platform.SELECT,
     Platform.SWITCH,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)

@@ -29,6 +29,13 @@ SOURCE_PUPPET: Final = "puppet"
 SOURCE_ACTION: Final = "action"
 SOURCE_ASSISTANT: Final = "assistant"
 SOURCE_EXTERNAL: Final = "external"
+SOURCE_SATELLITE: Final = "satellite"
+SOURCE_ANNOUNCEMENT: Final = "announcement"
+
+# Moxie's voice satellite: the Wyoming microphone next to Moxie (entry options).
+CONF_MIC_HOST: Final = "mic_host"
+CONF_MIC_PORT: Final = "mic_port"
+DEFAULT_MIC_PORT: Final = 10600
 
 SERVICE_SAY: Final = "say"
 SERVICE_STOP: Final = "stop"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from homeassistant.config_entries import ConfigEntry
 
 if TYPE_CHECKING:
+    from .assist_satellite import MoxieSatellite
     from .assistant_status import AssistantStatus
     from .brain import Brain
     from .conversation_log import ConversationLog
@@ -33,6 +34,8 @@ class MoxieData:
     pipeline: MoxiePipeline | None = None
     # The conversation kept for the Moxie card (questions, answers, everything Moxie said).
     conversation_log: ConversationLog | None = None
+    # Moxie's voice satellite, once added (its Listen button starts it).
+    satellite: MoxieSatellite | None = None
 
 
 type MoxieConfigEntry = ConfigEntry[MoxieData]

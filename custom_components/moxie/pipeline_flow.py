@@ -29,6 +29,7 @@ from .pipeline import (
     tts_voices,
     wyoming_engines,
 )
+from .satellite_flow import mic_schema, validate_mic
 
 CONF_CREATE = "create_pipeline"
 CONF_STT = "stt_engine"
@@ -141,9 +142,11 @@ class PipelineOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             settings, errors = validate_pipeline(self.hass, language, user_input)
+            mic, mic_errors = validate_mic(user_input)
+            errors |= mic_errors
             if settings is not None and not errors:
                 await entry.runtime_data.pipeline.async_apply(settings)
-                return self.async_create_entry(data=dict(entry.options))
+                return self.async_create_entry(data={**entry.options, **mic})
         # "Preferred" is an action of this form, not a state: it starts unchecked.
         current = user_input or {
             key: value
@@ -152,6 +155,8 @@ class PipelineOptionsFlow(OptionsFlow):
         }
         return self.async_show_form(
             step_id="init",
-            data_schema=pipeline_schema(self.hass, language, current, ask_create=False),
+            data_schema=pipeline_schema(self.hass, language, current, ask_create=False).extend(
+                mic_schema(user_input or entry.options)
+            ),
             errors=errors,
         )

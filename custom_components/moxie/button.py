@@ -1,0 +1,44 @@
+"""The Listen button of Moxie's satellite: Moxie listens for a question, no wake word needed."""
+
+from __future__ import annotations
+
+from typing import override
+
+from homeassistant.components.button import ButtonEntity
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN
+from .models import MoxieConfigEntry
+from .satellite_entity import MoxieSatelliteEntity
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MoxieConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the Listen button."""
+    async_add_entities([MoxieListenButton(entry)])
+
+
+class MoxieListenButton(MoxieSatelliteEntity, ButtonEntity):
+    """Press to make Moxie listen now."""
+
+    _attr_translation_key = "listen"
+
+    def __init__(self, entry: MoxieConfigEntry) -> None:
+        """Initialize on the satellite's device."""
+        super().__init__(entry, "button", "listen")
+
+    @override
+    async def async_press(self) -> None:
+        """Start listening (the satellite says why it cannot)."""
+        if (satellite := self.entry.runtime_data.satellite) is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="microphone_unavailable"
+            )
+        satellite.async_listen()

@@ -1,0 +1,47 @@
+"""The microphone fields of Moxie's options: where the Wyoming mic next to Moxie listens.
+
+Shown in Moxie's options (Configure) with the pipeline; empty host: Moxie's satellite has no
+ears (it stays unavailable). The satellite reconnects as soon as the options are saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import re
+from typing import Any
+
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    TextSelector,
+)
+import probatio as vol
+
+from .const import CONF_MIC_HOST, CONF_MIC_PORT, DEFAULT_MIC_PORT
+
+# A host name, IPv4 address or bracket-less IPv6 address: no scheme, port or spaces.
+_HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:]+$")
+
+
+def mic_schema(current: Mapping[str, Any]) -> dict[Any, Any]:
+    """Return the form fields: the microphone's host (optional) and port."""
+    return {
+        vol.Optional(
+            CONF_MIC_HOST, description={"suggested_value": current.get(CONF_MIC_HOST)}
+        ): TextSelector(),
+        vol.Optional(
+            CONF_MIC_PORT, default=int(current.get(CONF_MIC_PORT) or DEFAULT_MIC_PORT)
+        ): NumberSelector(
+            NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+        ),
+    }
+
+
+def validate_mic(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the options to store and the form's errors."""
+    host = str(user_input.get(CONF_MIC_HOST) or "").strip()
+    port = int(user_input.get(CONF_MIC_PORT) or DEFAULT_MIC_PORT)
+    if host and not _HOST.match(host):
+        return {}, {CONF_MIC_HOST: "invalid_host"}
+    return {CONF_MIC_HOST: host, CONF_MIC_PORT: port}, {}

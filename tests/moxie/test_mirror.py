@@ -64,9 +64,9 @@ async def test_long_say_is_chunked_and_reassembles(
 ) -> None:
     assert len(LONG_TEXT) == 1500
     await hass.services.async_call("moxie", "say", {"text": LONG_TEXT}, blocking=True)
-    messages = await mqtt_probe.wait_for("moxie/tts/text", 4)
-    chunks = [m.json() for m in messages]
-    total = chunks[0]["total_chunks"]
+    [first, *_] = await mqtt_probe.wait_for("moxie/tts/text")
+    total = first.json()["total_chunks"]
+    chunks = [m.json() for m in await mqtt_probe.wait_for("moxie/tts/text", total)]
     assert total == len(chunks) >= 4
     assert len({c["id"] for c in chunks}) == 1
     assert [c["chunk"] for c in chunks] == list(range(1, total + 1))

@@ -15,6 +15,7 @@ from homeassistant.components import assist_pipeline
 from homeassistant.core import Context, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from tests.moxie.conftest import wait_state
 from tests.moxie.pipeline_helpers import (  # noqa: F401
@@ -74,6 +75,7 @@ async def held_question(pcm: bytes, go_on: asyncio.Event) -> AsyncIterator[bytes
 async def test_a_voice_turn_is_listening_thinking_then_speaking(
     hass: HomeAssistant,
     *,
+    hass_client: ClientSessionGenerator,
     english_moxie: MockConfigEntry,
     ollama_server: OllamaServer,
     mqtt_probe: MqttProbe,
@@ -83,11 +85,12 @@ async def test_a_voice_turn_is_listening_thinking_then_speaking(
     """Listening during speech-to-text, thinking until the first text, then who speaks."""
     ollama_server.replies.append(ChatReply(content="The light is on. Sleep well, little star."))
     go_on = asyncio.Event()
+    events: list[assist_pipeline.PipelineEvent] = []
     run = hass.async_create_task(
         assist_pipeline.async_pipeline_from_audio_stream(
             hass,
             context=Context(),
-            event_callback=lambda event: None,
+            event_callback=events.append,
             stt_metadata=METADATA,
             stt_stream=held_question(joe_pcm16(SENTENCE), go_on),
             pipeline_id=english_moxie.data["pipeline"]["id"],
@@ -102,6 +105,9 @@ async def test_a_voice_turn_is_listening_thinking_then_speaking(
     await wait_state(hass, STATUS, lambda s: s.state == "thinking", timeout=60)
     ollama_server.stall.set()
     await run
+    # The satellite (or browser) plays the answer's audio.
+    url = next(e for e in events if e.type == "tts-end").data["tts_output"]["url"]
+    assert (await (await hass_client()).get(url)).status == 200
 
     await wait_state(hass, STATUS, lambda s: s.state == "idle")
     await mqtt_probe.wait_for("moxie/status", len(expected))

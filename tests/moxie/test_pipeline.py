@@ -292,3 +292,39 @@ async def test_preferred_is_opt_in_and_handed_back_on_removal(
     pipelines, preferred = await list_pipelines(hass, hass_ws_client)
     assert [p["id"] for p in pipelines] == [before["id"]]
     assert preferred == before["id"]
+
+
+async def test_options_create_the_pipeline_later(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """Moxie set up without a pipeline gets one from Configure, preferred when asked."""
+    assert moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0]) == []
+
+    result = await hass.config_entries.options.async_init(english_moxie.entry_id)
+    defaults = form_defaults(result)
+    assert (defaults["stt_engine"], defaults["tts_engine"]) == (wyoming.stt, wyoming.tts)
+    assert defaults["preferred"] is False
+    assert "tts_voice" not in defaults
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": True},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+    pipelines, preferred = await list_pipelines(hass, hass_ws_client)
+    [pipeline] = moxie_pipelines(pipelines)
+    assert (pipeline["stt_engine"], pipeline["tts_engine"]) == (wyoming.stt, wyoming.tts)
+    assert pipeline["tts_voice"] is None
+    assert preferred == pipeline["id"]
+
+
+async def test_options_abort_without_wyoming(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry
+) -> None:
+    """Without Wyoming speech services, Configure says what to add first."""
+    result = await hass.config_entries.options.async_init(moxie_brain.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_wyoming"

@@ -219,13 +219,13 @@ class RealHome:
             )
 
     async def wait_started(self, request: APIRequestContext, timeout: float = 240.0) -> None:
-        """Wait until the onboarding API answers (HTTP is up once HA has started)."""
+        """Wait until the web UI answers (before and after onboarding alike)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise RuntimeError(f"Home Assistant exited: {self.log_tail()}")
             try:
-                response = await request.get(f"{self.url}/api/onboarding", timeout=2000)
+                response = await request.get(f"{self.url}/manifest.json", timeout=2000)
             except Exception:  # noqa: BLE001 - not listening yet
                 await asyncio.sleep(0.5)
                 continue
@@ -233,6 +233,16 @@ class RealHome:
                 return
             await asyncio.sleep(0.5)
         raise RuntimeError(f"Home Assistant did not start: {self.log_tail()}")
+
+    async def wait_running(self, request: APIRequestContext, timeout: float = 240.0) -> None:
+        """Wait until Home Assistant says it is running (every integration set up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = await request.get(f"{self.url}/api/config", headers=self.headers)
+            if response.ok and (await response.json())["state"] == "RUNNING":
+                return
+            await asyncio.sleep(0.5)
+        raise RuntimeError(f"Home Assistant did not finish starting: {self.log_tail()}")
 
     async def onboard(self, request: APIRequestContext) -> None:
         """Create the owner and finish onboarding, as the onboarding screens do."""

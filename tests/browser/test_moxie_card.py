@@ -99,6 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         loop.run(home.wait_started(request), timeout=300)
         loop.run(home.onboard(request))
+        loop.run(home.wait_running(request), timeout=300)
         yield Stack(home, broker, speaker, browser, request, loop, shots)
     finally:
         loop.run(browser.close())
@@ -373,3 +374,30 @@ def test_card_in_english(stack: Stack) -> None:
         await _shot(stack, page, "card-en-desktop")
 
     _in_browser(stack, "en", DESKTOP, steps)
+
+
+@pytest.mark.timeout(400)
+def test_conversation_survives_a_restart(stack: Stack) -> None:
+    """Home Assistant stops and starts again: the card still shows what was said before."""
+
+    async def before(page: Page) -> None:
+        await stack.home.call(stack.request, "moxie", "say", text="Hasta mañana, campeones.")
+        said = page.locator("moxie-card .turn[data-source='action']").last
+        await expect(said).to_contain_text("Hasta mañana, campeones.")
+
+    _in_browser(stack, "es", PHONE, before)
+    stack.home.stop()
+    stack.home.start()
+    stack.loop.run(stack.home.wait_started(stack.request), timeout=300)
+    stack.loop.run(stack.home.wait_running(stack.request), timeout=300)
+
+    async def after(page: Page) -> None:
+        said = page.locator("moxie-card .turn[data-source='action']").last
+        await expect(said).to_contain_text("Hasta mañana, campeones.")
+        question = page.locator("moxie-card .turn[data-kind='question'] .bubble.q").last
+        await expect(question).to_have_text("¿De qué color es el cielo?")
+        # Moxie is back too (its MQTT entities return once HA's MQTT client is up).
+        await expect(page.locator("moxie-card .status")).to_have_attribute("data-status", "idle")
+        await _shot(stack, page, "card-es-after-restart")
+
+    _in_browser(stack, "es", PHONE, after)

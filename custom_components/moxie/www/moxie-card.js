@@ -180,6 +180,7 @@ class MoxieCard extends HTMLElement {
     this._unsubscribe = null;
     this._subscribing = false;
     this._lastKey = "";
+    this._stick = true;
   }
 
   static getConfigElement() {
@@ -367,7 +368,6 @@ class MoxieCard extends HTMLElement {
     const t = this._t;
     const root = this.shadowRoot;
     const previousLog = root.querySelector(".log");
-    const atBottom = !previousLog || previousLog.scrollHeight - previousLog.scrollTop - previousLog.clientHeight < 40;
     const previousInput = root.querySelector(".puppet input");
     const focused = previousInput && root.activeElement === previousInput;
     const draft = previousInput ? previousInput.value : "";
@@ -417,7 +417,13 @@ class MoxieCard extends HTMLElement {
     }
 
     body.push(h("h3", {}, t.conversation));
-    const log = h("div", { class: "log" });
+    // Newest at the bottom, in view, unless the reader scrolled up to read older turns.
+    const log = h("div", {
+      class: "log",
+      onscroll: () => {
+        this._stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+      },
+    });
     if (this._turns.length === 0) log.append(h("div", { class: "empty" }, t.empty));
     else log.append(...this._turns.map((turn) => this._turn(turn)));
     body.push(log);
@@ -478,9 +484,10 @@ class MoxieCard extends HTMLElement {
 
     card.append(...body);
     root.replaceChildren(h("style", {}, STYLE), card);
-    const newLog = root.querySelector(".log");
-    if (atBottom) newLog.scrollTop = newLog.scrollHeight;
-    else if (previousLog) newLog.scrollTop = previousLog.scrollTop;
+    if (this._stick === false && previousLog) log.scrollTop = previousLog.scrollTop;
+    else requestAnimationFrame(() => {
+      log.scrollTop = log.scrollHeight;
+    });
     if (focused) root.querySelector(".puppet input").focus();
   }
 }

@@ -15,7 +15,10 @@ from homeassistant.components import assist_pipeline
 from homeassistant.core import Context, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    WebSocketGenerator,
+)
 
 from tests.moxie.conftest import wait_state
 from tests.moxie.pipeline_helpers import (  # noqa: F401
@@ -76,6 +79,7 @@ async def test_a_voice_turn_is_listening_thinking_then_speaking(
     hass: HomeAssistant,
     *,
     hass_client: ClientSessionGenerator,
+    hass_ws_client: WebSocketGenerator,
     english_moxie: MockConfigEntry,
     ollama_server: OllamaServer,
     mqtt_probe: MqttProbe,
@@ -112,3 +116,19 @@ async def test_a_voice_turn_is_listening_thinking_then_speaking(
     await wait_state(hass, STATUS, lambda s: s.state == "idle")
     await mqtt_probe.wait_for("moxie/status", len(expected))
     assert published(mqtt_probe) == expected
+    # Assist's debug view still shows the run, every event included.
+    client = await hass_ws_client(hass)
+    pipeline_id = english_moxie.data["pipeline"]["id"]
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline_debug/list", "pipeline_id": pipeline_id}
+    )
+    [debug_run] = (await client.receive_json())["result"]["pipeline_runs"]
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline_debug/get",
+            "pipeline_id": pipeline_id,
+            "pipeline_run_id": debug_run["pipeline_run_id"],
+        }
+    )
+    debug = (await client.receive_json())["result"]["events"]
+    assert [event["type"] for event in debug] == [event.type for event in events]

@@ -265,7 +265,7 @@ MOXIE_IMAGES = """() => {
 }"""
 
 
-def test_integrations_page_shows_moxies_logo(stack: Stack) -> None:
+def test_settings_show_moxies_logo_and_blueprints(stack: Stack) -> None:
     """No broken image: Settings > Devices & services loads Moxie's own brand icon."""
 
     async def steps(page: Page) -> None:
@@ -277,6 +277,16 @@ def test_integrations_page_shows_moxies_logo(stack: Stack) -> None:
         assert images
         assert all(img["complete"] and img["width"] > 0 for img in images), images
         await page.screenshot(path=stack.shots / "integrations-es.png")
+
+        # Moxie's blueprints installed themselves: Settings > Automations > Blueprints.
+        await page.goto(f"{stack.home.url}/config/blueprint/dashboard")
+        for name in (
+            "Moxie anuncia un cambio · Moxie announces a change",
+            "Moxie saluda al llegar a casa · Moxie greets who comes home",
+            "Moxie dice y espera · Moxie says and waits",
+        ):
+            await expect(page.get_by_text(name, exact=True)).to_be_visible()
+        await page.screenshot(path=stack.shots / "blueprints-es.png")
 
     _in_browser(stack, "es", DESKTOP, steps)
 

@@ -73,6 +73,7 @@ ANSWER = (
 )
 TOKENS = tokenize(ANSWER)
 SHORT = "Hello, it is time for bed."
+PAUSE = 0.3  # seconds before a first-request or warm-request measurement
 STORY = " ".join(
     f"Chapter {n}: the little robot climbed the tallest hill in the sleepy town, looked up at "
     "the enormous dark sky full of shining stars, and wondered, as robots sometimes do, whether "
@@ -466,9 +467,13 @@ def audio_rows(label: str, ours: Sequence[Heard], upstream: Sequence[Heard]) -> 
     )  # fmt: skip
 
 
-async def first_audio(uri: str, text: str, runs: int) -> float:
-    """Median first-audio latency of a whole-text request."""
-    return median([(await whole(uri, text)).first for _ in range(runs)])
+async def first_audio(uri: str, text: str, runs: int, pause: float = 0.0) -> float:
+    """Median first-audio latency of a whole-text request (each after a pause)."""
+    values = []
+    for _ in range(runs):
+        await asyncio.sleep(pause)
+        values.append((await whole(uri, text)).first)
+    return median(values)
 
 
 def first(heard: Heard) -> float:
@@ -500,8 +505,9 @@ async def run(args: argparse.Namespace) -> None:
             for index in range(args.runs):
                 for server in pair:
                     server.start()
-                    colds[server.label].append((await whole(server.uri, SHORT)).first)
-                    warms[server.label].append(await first_audio(server.uri, SHORT, 3))
+                    # The same pause before the first and the warm requests (idle threads).
+                    colds[server.label].append(await first_audio(server.uri, SHORT, 1, PAUSE))
+                    warms[server.label].append(await first_audio(server.uri, SHORT, 3, PAUSE))
                     if index < args.runs - 1:
                         server.stop()
             cold = {label: median(values) for label, values in colds.items()}

@@ -86,6 +86,8 @@ class LaunchedServer:
         self.port = outside_free_port()
         self.log = workdir / f"{name}.log"
         self.env = dict(os.environ)
+        if name == "piper":  # upstream wyoming-piper here; moxie-piper's default is moxie-tts
+            self.env.setdefault("MOXIE_PIPER_ENGINE", "piper")
         self.argv = [sys.executable, "-m", f"wyoming_servers.launchers.{name}"]
         if cli:
             self.argv += ["--uri", self.uri, "--data-dir", str(self.data_dir)]

@@ -31,6 +31,9 @@ PROG = "moxie-piper"
 DEFAULT_URI = "tcp://0.0.0.0:10200"
 DEFAULT_ZEROCONF = "moxie-piper"
 DEFAULT_VOICE = "es_ES-davefx-medium"
+# moxie: Moxie's own fast TTS on piper-tts (wyoming_servers/voice); piper: upstream wyoming-piper.
+ENGINES = ("moxie", "piper")
+DEFAULT_ENGINE = "moxie"
 SUBDIR = "piper"
 # wyoming-piper's own download location (wyoming_piper.download.URL_FORMAT).
 URL_FORMAT = "https://huggingface.co/rhasspy/piper-voices/resolve/main/{file}"
@@ -51,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=ENV.get("VOICE", DEFAULT_VOICE),
         help=f"Piper voice in <data-dir>/{SUBDIR}, or path of a .onnx voice "
         f"(default: {DEFAULT_VOICE})",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENV.get("ENGINE", DEFAULT_ENGINE),
+        help="moxie: Moxie's fast TTS, moxie-tts (first clause first, abortable, preloaded); "
+        f"piper: upstream wyoming-piper (default: {DEFAULT_ENGINE})",
     )
     return parser
 
@@ -169,8 +179,18 @@ def upstream_argv(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     return [*argv, *extra]
 
 
+def moxie_argv(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
+    """moxie-tts's command line for these options: the same voice files, preloaded."""
+    model = voice_files(args.voice, args.data_dir / SUBDIR)[0]
+    argv = ["--uri", args.uri, "--voice", model.stem, "--data-dir", str(model.parent)]
+    argv += zeroconf_args(args)
+    if args.debug:
+        argv.append("--debug")
+    return [*argv, *extra]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Check the voice, then run wyoming-piper in this process."""
+    """Check the voice, then run moxie-tts (the default engine) or wyoming-piper in this process."""
     own, extra = split_passthrough(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(own)
     setup_logging(args.debug)
@@ -181,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     folder = args.data_dir / SUBDIR
     folder.mkdir(parents=True, exist_ok=True)
     ensure_voice(args, folder)
+    if args.engine == "moxie":
+        from wyoming_servers.voice.__main__ import main as moxie_tts  # noqa: PLC0415
+
+        sys.exit(run_upstream("moxie-tts", moxie_tts, moxie_argv(args, extra), args.debug))
     sys.exit(run_upstream("wyoming-piper", run, upstream_argv(args, extra), args.debug))
 
 

@@ -21,6 +21,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_WAV_VALUE = 32767.0
 WARM_UP_TEXT = "Hello, Moxie is ready."
+# Phoneme ids (about 120 characters) past which a request's memory arena is given back after it.
+RELEASE_IDS = 250
 
 
 class VoiceNotFoundError(Exception):
@@ -35,7 +37,7 @@ class Tuning:
     """Intra-op threads (0: onnxruntime's default, one per core)."""
 
     memory: str = "shrink"
-    """`shrink`: onnxruntime's CPU memory arena, given back to the system after each request;
+    """`shrink`: onnxruntime's CPU memory arena, given back after a request with a long piece;
     `keep`: the arena stays at its peak size for good; `no-arena`: plain allocations."""
 
     length_scale: float | None = None
@@ -62,6 +64,8 @@ class Voice:
     language: str
     description: str
     speakers: list[str]
+    grown: int = 0
+    """The longest input (phoneme ids) since the memory arena was last given back."""
 
     @property
     def sample_rate(self) -> int:
@@ -127,14 +131,9 @@ class Abort:
             for run in self._runs:
                 run.terminate = True
 
-    def run_options(self, *, release: bool = False) -> onnxruntime.RunOptions:
-        """Options for one inference, terminated if the abort comes while it runs.
-
-        With release, the memory arena shrinks back once this inference is done.
-        """
+    def run_options(self) -> onnxruntime.RunOptions:
+        """Options for one inference, terminated if the abort comes while it runs."""
         options = onnxruntime.RunOptions()
-        if release:
-            options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         with self._lock:
             if self._event.is_set():
                 raise Aborted
@@ -169,12 +168,14 @@ class Engine:
         self.tuning = tuning
         self.stats = Stats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moxie-tts")
+        self._pending = 0
 
     def warm_up(self) -> None:
         """Run every voice once, in the worker thread, so the first request is as fast as any."""
         for voice in self.voices.values():
-            render = partial(self.render, voice, WARM_UP_TEXT, None, Abort(), last=True)
+            render = partial(self.render, voice, WARM_UP_TEXT, None, Abort())
             self._executor.submit(render).result()
+        self._executor.submit(self._release, force=True).result()
         self.stats = Stats()
 
     def close(self) -> None:
@@ -195,64 +196,95 @@ class Engine:
                     return candidate
         return self.voices[self.default_voice]
 
-    async def synthesize(
-        self, voice: Voice, text: str, speaker: str | None, abort: Abort, *, last: bool = False
-    ) -> bytes:
-        """PCM (16-bit mono) for one piece of text; raises Aborted once abandoned.
-
-        `last` is the request's last piece: then the memory arena shrinks back (`shrink`).
-        """
+    async def synthesize(self, voice: Voice, text: str, speaker: str | None, abort: Abort) -> bytes:
+        """PCM (16-bit mono) for one piece of text; raises Aborted once abandoned."""
         if abort.is_set:
             raise Aborted
         loop = asyncio.get_running_loop()
-        render = partial(self.render, voice, text, speaker, abort, last=last)
-        return await loop.run_in_executor(self._executor, render)
+        self._pending += 1
+        try:
+            return await loop.run_in_executor(
+                self._executor, self.render, voice, text, speaker, abort
+            )
+        finally:
+            self._pending -= 1
 
-    def render(
-        self, voice: Voice, text: str, speaker: str | None, abort: Abort, *, last: bool = False
-    ) -> bytes:
+    def request_done(self) -> None:
+        """Give a grown memory arena back after a request, once nothing else is waiting."""
+        if self.tuning.memory != "shrink" or self._pending:
+            return
+        if any(voice.grown > RELEASE_IDS for voice in self.voices.values()):
+            self._executor.submit(self._release)
+
+    def _release(self, *, force: bool = False) -> None:
+        """In the worker: shrink the arena of every grown voice with a tiny inference."""
+        for voice in self.voices.values():
+            if self._pending and not force:
+                return
+            if voice.grown > RELEASE_IDS or force:
+                options = onnxruntime.RunOptions()
+                options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+                try:
+                    self._infer(voice, [0, 0, 0], None, options)
+                except Exception:
+                    _LOGGER.exception("Could not shrink the memory arena of %s", voice.name)
+                voice.grown = 0
+
+    def render(self, voice: Voice, text: str, speaker: str | None, abort: Abort) -> bytes:
         """Synthesize in the calling thread, checking the abort between sentences."""
         started = time.monotonic()
         if abort.is_set:
             raise Aborted
         piper = voice.piper
-        config = piper.config
-        scales = np.array(
-            [
-                _first(self.tuning.noise_scale, config.noise_scale),
-                _first(self.tuning.length_scale, config.length_scale),
-                _first(self.tuning.noise_w_scale, config.noise_w_scale),
-            ],
-            dtype=np.float32,
-        )
         speaker_id = _speaker_id(voice, speaker)
         audio: list[bytes] = []
-        sentences = [phonemes for phonemes in piper.phonemize(text) if phonemes]
-        release = last and self.tuning.memory == "shrink"
-        for index, phonemes in enumerate(sentences):
-            ids = np.expand_dims(np.array(piper.phonemes_to_ids(phonemes), dtype=np.int64), 0)
-            feed = {
-                "input": ids,
-                "input_lengths": np.array([ids.shape[1]], dtype=np.int64),
-                "scales": scales,
-            }
-            if speaker_id is not None:
-                feed["sid"] = np.array([speaker_id], dtype=np.int64)
-            options = abort.run_options(release=release and index == len(sentences) - 1)
+        for phonemes in piper.phonemize(text):
+            if not phonemes:
+                continue
+            ids = piper.phonemes_to_ids(phonemes)
+            options = abort.run_options()
             try:
-                result = piper.session.run(None, feed, options)
+                audio.append(_int16(self._infer(voice, ids, speaker_id, options)))
             except Exception as err:
                 if abort.is_set:
                     raise Aborted from err
                 raise
             finally:
                 abort.done(options)
-            audio.append(_int16(np.asarray(result[0]).squeeze()))
         pcm = b"".join(audio)
         self.stats.pieces += 1
         self.stats.seconds_of_audio += len(pcm) / 2 / voice.sample_rate
         self.stats.busy += time.monotonic() - started
         return pcm
+
+    def _infer(
+        self,
+        voice: Voice,
+        ids: list[int],
+        speaker_id: int | None,
+        options: onnxruntime.RunOptions,
+    ) -> np.ndarray:
+        """One ONNX inference, as piper-tts feeds it: float audio in [-1, 1]."""
+        config = voice.piper.config
+        feed = {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": np.array(
+                [
+                    _first(self.tuning.noise_scale, config.noise_scale),
+                    _first(self.tuning.length_scale, config.length_scale),
+                    _first(self.tuning.noise_w_scale, config.noise_w_scale),
+                ],
+                dtype=np.float32,
+            ),
+        }
+        if config.num_speakers > 1:
+            feed["sid"] = np.array(
+                [config.default_speaker_id if speaker_id is None else speaker_id], dtype=np.int64
+            )
+        voice.grown = max(voice.grown, len(ids))
+        result = voice.piper.session.run(None, feed, options)
+        return np.asarray(result[0]).squeeze()
 
 
 def _first(*values: float | None) -> float:

@@ -231,9 +231,8 @@ class VoiceEventHandler(AsyncEventHandler):
                     await session.changed.wait()
                     continue
                 _LOGGER.debug("Synthesizing piece %d: %s", session.pieces + 1, piece)
-                last = session.closed and not session.text.pending.strip()
                 pcm = await self.engine.synthesize(
-                    voice, _speakable(piece), session.speaker, session.abort, last=last
+                    voice, _speakable(piece), session.speaker, session.abort
                 )
                 session.pieces += 1
                 if session.first_audio is None:
@@ -250,20 +249,22 @@ class VoiceEventHandler(AsyncEventHandler):
             else:
                 await self.write_event(AudioStop().event())
             _LOGGER.debug("Done: %d pieces, %.2f s of audio", session.pieces, session.audio_seconds)
-        except Aborted:
+        except (Aborted, ConnectionError):
+            # Gone while synthesizing (abort) or while its audio was being written.
+            session.abort.set()
+            self._gone = True
             self.engine.stats.aborted += 1
             _LOGGER.info(
                 "Client gone: synthesis abandoned after %d pieces (%d aborted in all)",
                 session.pieces,
                 self.engine.stats.aborted,
             )
-        except ConnectionError:
-            session.abort.set()
-            self._gone = True
         except Exception as err:
             _LOGGER.exception("Synthesis failed")
             with contextlib.suppress(ConnectionError):
                 await self._error(f"Synthesis failed: {err}", err.__class__.__name__)
+        finally:
+            self.engine.request_done()
 
     @staticmethod
     def _start(voice: Voice) -> AudioStart:

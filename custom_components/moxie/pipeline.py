@@ -204,13 +204,19 @@ class MoxiePipeline:
             _LOGGER.warning("Assist pipeline is not loaded: Moxie's pipeline is not created")
             return
         store = (await async_setup_pipeline_store(self.hass)).pipeline_store
-        self._unsubscribe.append(store.async_add_listener(self._async_store_changed))
+        self._follow_store(store)
         if (pid := settings.get("id")) is None:
             await self._async_create(settings)
         elif pid in store.data:
             self._watch(pid)
         else:
             self._async_raise_deleted()
+
+    @callback
+    def _follow_store(self, store: PipelineStorageCollection) -> None:
+        """Listen for the deletion of Moxie's pipeline (once)."""
+        if not self._unsubscribe:
+            self._unsubscribe.append(store.async_add_listener(self._async_store_changed))
 
     @callback
     def async_stop(self) -> None:
@@ -227,9 +233,9 @@ class MoxiePipeline:
         store = async_pipeline_store(self.hass)
         if store is not None and (pid := self.pipeline_id) is not None:
             await async_update_pipeline(self.hass, store.data[pid], **self._fields(new))
-            self._save(new)
             if new.get("preferred") and store.async_get_preferred_item() != pid:
                 self._make_preferred(store, pid, new)
+            self._save(new)
             return
         new["id"] = None
         await self._async_create(new)
@@ -263,6 +269,7 @@ class MoxiePipeline:
         if ASSIST_PIPELINE_DOMAIN not in self.hass.config.components:
             return
         store = (await async_setup_pipeline_store(self.hass)).pipeline_store
+        self._follow_store(store)
         agent = agent_entity_id(self.hass, self.entry)
         if agent is None:
             _LOGGER.warning("%s has no agent yet: its pipeline is not created", self.entry.title)

@@ -201,8 +201,21 @@ async def test_options_reuse_a_matching_pipeline_and_keep_the_users_edits(
 
     await hass.config_entries.async_reload(english_moxie.entry_id)
     await hass.async_block_till_done()
-    [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    pipelines, before = await list_pipelines(hass, hass_ws_client)
+    [pipeline] = moxie_pipelines(pipelines)
     assert pipeline == mine["result"]
+
+    # Made preferred later from Configure; removing Moxie hands the preference back.
+    result = await hass.config_entries.options.async_init(english_moxie.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": True},
+    )
+    assert (await list_pipelines(hass, hass_ws_client))[1] == pipeline["id"]
+    assert await hass.config_entries.async_remove(english_moxie.entry_id)
+    await hass.async_block_till_done()
+    pipelines, preferred = await list_pipelines(hass, hass_ws_client)
+    assert (moxie_pipelines(pipelines), preferred) == ([], before)
 
 
 @pytest.mark.parametrize("pipeline_settings", [{}])
@@ -319,6 +332,20 @@ async def test_options_create_the_pipeline_later(
     assert (pipeline["stt_engine"], pipeline["tts_engine"]) == (wyoming.stt, wyoming.tts)
     assert pipeline["tts_voice"] is None
     assert preferred == pipeline["id"]
+
+    # Made after the setup, it is watched all the same: deleting it raises the issue.
+    client = await hass_ws_client(hass)
+    [other] = [p for p in pipelines if p["id"] != pipeline["id"]]
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": other["id"]}
+    )
+    assert (await client.receive_json())["success"]
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline/delete", "pipeline_id": pipeline["id"]}
+    )
+    assert (await client.receive_json())["success"]
+    issue_id = f"pipeline_deleted_{english_moxie.entry_id}"
+    assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None
 
 
 async def test_options_abort_without_wyoming(

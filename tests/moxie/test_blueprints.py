@@ -243,9 +243,11 @@ async def test_bedtime_reminder_at_its_time(
     hass: HomeAssistant, moxie_entry: MockConfigEntry, mqtt_probe: MqttProbe
 ) -> None:
     await _automation(hass, "bedtime.yaml", at=_soon(), message="¡A dormir, campeón!")
-    said = await _said(mqtt_probe)
+    try:
+        said = await _said(mqtt_probe)
+    finally:
+        await _turn_off_automations(hass)  # its timer waits for tomorrow
     assert said.json()["text"] == "¡A dormir, campeón!"
-    await _turn_off_automations(hass)  # its timer waits for tomorrow
 
 
 async def test_doorbell_rings_through_moxie(
@@ -290,8 +292,10 @@ async def test_morning_briefing_asks_moxies_agent(
         weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
         request="Buenos días, ¿qué tiempo hace?",
     )
-    said = await _said(mqtt_probe, "assistant")
+    try:
+        said = await _said(mqtt_probe, "assistant")
+    finally:
+        await _turn_off_automations(hass)  # its timer waits for tomorrow
     assert said.json()["text"].startswith("Eco: Buenos días")
     last_user = [m for m in ollama_server.chat_requests[-1]["messages"] if m["role"] == "user"]
     assert last_user[-1]["content"] == "Buenos días, ¿qué tiempo hace?"
-    await _turn_off_automations(hass)  # its timer waits for tomorrow

@@ -30,6 +30,8 @@ from tests.moxie.pipeline_helpers import (  # noqa: F401
 from tests.moxie.test_pipeline_run import METADATA, SATELLITE
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_server import ChatReply, OllamaServer
+from tests.speaker.conftest import SpeakerFactory, piper, start_speaker, voice_dir  # noqa: F401
+from tests.speaker.peers import PiperServer, wait_connected
 from tests.voice_servers import SENTENCE, joe_pcm16
 
 STATUS = "sensor.moxie_status"
@@ -54,6 +56,27 @@ async def test_speaking_follows_whatever_the_speaker_says(
     await mqtt_probe.wait_for("moxie/status", 3)
     assert published(mqtt_probe) == ["idle", "speaking", "idle"]
     assert moxie_entry.runtime_data.status.state == "idle"
+
+
+async def test_speaking_while_the_real_speaker_says_moxie_say(
+    hass: HomeAssistant,
+    moxie_entry: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    start_speaker: SpeakerFactory,
+    piper: PiperServer,
+) -> None:
+    """moxie.say heard through the real moxie-speaker: speaking while it talks, then idle."""
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    await wait_state(hass, STATUS, lambda s: s.state == "idle")
+
+    await hass.services.async_call(
+        "moxie", "say", {"text": "Hola, familia. Ya es hora de cenar."}, blocking=True
+    )
+
+    await wait_state(hass, STATUS, lambda s: s.state == "speaking", timeout=30)
+    await wait_state(hass, STATUS, lambda s: s.state == "idle", timeout=30)
+    assert published(mqtt_probe)[-2:] == ["speaking", "idle"]
 
 
 async def held_question(pcm: bytes, go_on: asyncio.Event) -> AsyncIterator[bytes]:

@@ -68,7 +68,7 @@ def _entry_for_device(hass: HomeAssistant, device_id: str | None) -> MoxieConfig
     device = dr.async_get(hass).async_get(device_id)
     for entry in loaded:
         if device_id == _mqtt_device(hass, entry) or (
-            device is not None and entry.entry_id in device.config_entries
+            device is not None and device.config_entry_id == entry.entry_id
         ):
             return entry
     return None

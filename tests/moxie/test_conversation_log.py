@@ -110,6 +110,12 @@ async def test_questions_and_speech_reach_the_card(
     assert card.moxie["device_id"] is not None
     again = await Subscription.start(await hass_ws_client(hass), device_id=card.moxie["device_id"])
     assert [t["id"] for t in again.turns] == [t["id"] for t in card.turns]
+    # A card set to the agent's device finds the same Moxie.
+    agent = er.async_get(hass).async_get("conversation.moxie")
+    assert agent is not None
+    assert agent.device_id is not None
+    by_agent = await Subscription.start(await hass_ws_client(hass), device_id=agent.device_id)
+    assert by_agent.moxie["entry_id"] == moxie_brain.entry_id
 
 
 async def test_turns_survive_a_restart(

@@ -47,6 +47,7 @@ from .const import (
 from .pipeline import CONF_PIPELINE
 from .pipeline_flow import (
     PipelineOptionsFlow,
+    async_apply_pipeline,
     engines_available,
     pipeline_schema,
     validate_pipeline,
@@ -262,12 +263,38 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                             unique_id=None,
                         ),
                     )
+                if brain and engines_available(self.hass):
+                    self._data = data
+                    return await self.async_step_reconfigure_pipeline()
                 return self.async_update_reload_and_abort(
                     entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data=data
                 )
         return self.async_show_form(
             step_id="reconfigure_brain",
             data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
+            errors=errors,
+        )
+
+    async def async_step_reconfigure_pipeline(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Create or change Moxie's Assist pipeline (unchecked: leave it as it is)."""
+        entry = self._get_reconfigure_entry()
+        language = self._data[CONF_LANGUAGE]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            settings, errors = validate_pipeline(self.hass, language, user_input)
+            if not errors:
+                data = self._data | {CONF_PIPELINE: await async_apply_pipeline(entry, settings)}
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data=data
+                )
+        current = user_input or {
+            k: v for k, v in (entry.data.get(CONF_PIPELINE) or {}).items() if k != "preferred"
+        }
+        return self.async_show_form(
+            step_id="reconfigure_pipeline",
+            data_schema=pipeline_schema(self.hass, language, current, ask_create=True),
             errors=errors,
         )
 

@@ -22,6 +22,7 @@ import probatio as vol
 from .const import CONF_LANGUAGE, DEFAULT_LANGUAGE
 from .models import MoxieConfigEntry
 from .pipeline import (
+    CONF_PIPELINE,
     PipelineSettings,
     agent_entity_id,
     default_voice,
@@ -124,6 +125,32 @@ def validate_pipeline(
         preferred=bool(user_input.get(CONF_PREFERRED, False)),
     )
     return settings, errors
+
+
+async def async_apply_pipeline(
+    hass: HomeAssistant,
+    entry: MoxieConfigEntry,
+    data: dict[str, Any],
+    settings: PipelineSettings | None,
+) -> dict[str, Any]:
+    """Return the entry data to save after the reconfigure step chose settings.
+
+    None (unchecked) keeps the pipeline as it is. When Moxie is loaded and has its agent, the
+    pipeline is created or updated now; otherwise the settings are saved and the pipeline is
+    created when the entry loads again.
+    """
+    data = {key: value for key, value in data.items() if key != CONF_PIPELINE}
+    current = entry.data.get(CONF_PIPELINE)
+    if settings is not None and (
+        entry.state is ConfigEntryState.LOADED
+        and (pipeline := entry.runtime_data.pipeline) is not None
+        and agent_entity_id(hass, entry) is not None
+    ):
+        await pipeline.async_apply(settings)
+        current = entry.data.get(CONF_PIPELINE)
+    elif settings is not None:
+        current = {**(current or {}), **settings}
+    return data | ({CONF_PIPELINE: current} if current else {})
 
 
 class PipelineOptionsFlow(OptionsFlow):

@@ -355,3 +355,36 @@ async def test_options_abort_without_wyoming(
     result = await hass.config_entries.options.async_init(moxie_brain.entry_id)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_wyoming"
+
+
+async def test_reconfigure_offers_the_pipeline(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+) -> None:
+    """Reconfigure ends with the pipeline step: unchecked keeps it, checked creates it."""
+
+    async def reconfigure(choice: dict[str, Any]) -> None:
+        result = await english_moxie.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"name": "Moxie", "base_topic": "moxie", "language": "en"}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"url": ollama_server.url}
+        )
+        assert result["step_id"] == "reconfigure_pipeline"
+        engines = {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False}
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], engines | choice)
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+
+    await reconfigure({"create_pipeline": False})
+    assert moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0]) == []
+    assert "pipeline" not in english_moxie.data
+
+    await reconfigure({"create_pipeline": True, "tts_voice": JOE})
+    [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    assert pipeline["tts_voice"] == JOE
+    assert english_moxie.data["pipeline"]["id"] == pipeline["id"]

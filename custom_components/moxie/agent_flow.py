@@ -33,8 +33,8 @@ from .const import (
     CONF_SPEAKER_PLAYBACK,
     CONF_TAKEOVER_MINUTES,
     CONF_THINK,
-    DEFAULT_AGENT_NAME,
-    DEFAULT_AI_TASK_NAME,
+    DEFAULT_AGENT_TITLES,
+    DEFAULT_AI_TASK_TITLES,
     DEFAULT_KEEP_ALIVE,
     DEFAULT_LANGUAGE,
     DEFAULT_MAX_HISTORY,
@@ -48,7 +48,7 @@ from .const import (
     SUBENTRY_AGENT,
 )
 from .models import MoxieConfigEntry
-from .persona import persona_prompt
+from .persona import base_language, persona_prompt
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +65,21 @@ SUGGESTED_MODELS = [
 def installed(model: str, models: list[str]) -> bool:
     """Whether model (with or without its `:latest` tag) is installed."""
     return model in models or (":" not in model and f"{model}:latest" in models)
+
+
+def default_title(subentry_type: str, name: str, language: str) -> str:
+    """Return the default title of a new agent or AI task of the Moxie called name."""
+    titles = DEFAULT_AGENT_TITLES if subentry_type == SUBENTRY_AGENT else DEFAULT_AI_TASK_TITLES
+    return titles.get(base_language(language), titles["en"]).format(name=name)
+
+
+def free_title(wanted: str, taken: set[str]) -> str:
+    """Return wanted, or wanted with the first number that makes it unused (case-insensitive)."""
+    used = {title.casefold() for title in taken}
+    title, number = wanted, 2
+    while title.casefold() in used:
+        title, number = f"{wanted} {number}", number + 1
+    return title
 
 
 def agent_defaults(hass: HomeAssistant, language: str, model: str) -> dict[str, Any]:
@@ -106,7 +121,7 @@ def agent_schema(
     options: Mapping[str, Any],
     models: list[str],
     *,
-    is_new: bool,
+    title: str | None = None,
     subentry_type: str = SUBENTRY_AGENT,
 ) -> vol.Schema:
     """Return the agent (or AI task) form, with options as suggested values."""
@@ -126,9 +141,8 @@ def agent_schema(
         return {"suggested_value": value}
 
     schema: dict[Any, Any] = {}
-    if is_new:
-        name = DEFAULT_AGENT_NAME if is_agent else DEFAULT_AI_TASK_NAME
-        schema[vol.Required(CONF_NAME, default=name)] = TextSelector()
+    if title is not None:
+        schema[vol.Required(CONF_NAME, default=title)] = TextSelector()
     schema[vol.Required(CONF_MODEL, description=suggested(CONF_MODEL))] = SelectSelector(
         SelectSelectorConfig(options=model_options, custom_value=True)
     )
@@ -155,10 +169,12 @@ def agent_schema(
             vol.Optional(CONF_TAKEOVER_MINUTES, description=suggested(CONF_TAKEOVER_MINUTES))
         ] = _box(1, 1440)
         playback = options.get(CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK)
-        schema[
-            vol.Optional(CONF_SPEAKER_PLAYBACK, description={"suggested_value": playback})
-        ] = SelectSelector(
-            SelectSelectorConfig(options=PLAYBACK_OPTIONS, translation_key=CONF_SPEAKER_PLAYBACK)
+        schema[vol.Optional(CONF_SPEAKER_PLAYBACK, description={"suggested_value": playback})] = (
+            SelectSelector(
+                SelectSelectorConfig(
+                    options=PLAYBACK_OPTIONS, translation_key=CONF_SPEAKER_PLAYBACK
+                )
+            )
         )
     return vol.Schema(schema)
 
@@ -169,7 +185,7 @@ class AgentSubentryFlow(ConfigSubentryFlow):
     def __init__(self) -> None:
         """Start with nothing chosen."""
         super().__init__()
-        self._title = DEFAULT_AGENT_NAME
+        self._title = ""
         self._options: dict[str, Any] = {}
         self._pull_task: asyncio.Task[None] | None = None
         self._pull_error: BrainError | None = None
@@ -177,6 +193,18 @@ class AgentSubentryFlow(ConfigSubentryFlow):
     @property
     def _is_new(self) -> bool:
         return self.source == "user"
+
+    def _taken_titles(self) -> set[str]:
+        """Titles of the entry's agents and AI tasks, and the Moxie's own name."""
+        entry: MoxieConfigEntry = self._get_entry()
+        return {subentry.title for subentry in entry.subentries.values()} | {entry.title}
+
+    def _proposed_title(self) -> str:
+        """Return a free, self-explaining title for a new agent or AI task."""
+        entry: MoxieConfigEntry = self._get_entry()
+        language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
+        wanted = default_title(self._subentry_type, entry.title, language)
+        return free_title(wanted, self._taken_titles())
 
     def _brain(self) -> Brain | None:
         entry: MoxieConfigEntry = self._get_entry()
@@ -207,8 +235,17 @@ class AgentSubentryFlow(ConfigSubentryFlow):
             _LOGGER.warning("Cannot list the models of Ollama at %s: %s", brain.url, err)
             return self.async_abort(reason=str(err.problem))
 
-        if user_input is None:
-            if self._is_new:
+        errors: dict[str, str] = {}
+        if user_input is not None and self._is_new:
+            title = str(user_input.get(CONF_NAME, "")).strip()
+            if not title:
+                errors[CONF_NAME] = "invalid_name"
+            elif title.casefold() in {t.casefold() for t in self._taken_titles()}:
+                errors[CONF_NAME] = "name_in_use"
+        if user_input is None or errors:
+            if user_input is not None:
+                options = dict(user_input)
+            elif self._is_new:
                 language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
                 model = next((m for m in models if m == DEFAULT_MODEL), None) or (
                     models[0] if models else DEFAULT_MODEL
@@ -226,18 +263,15 @@ class AgentSubentryFlow(ConfigSubentryFlow):
                     self.hass,
                     options,
                     models,
-                    is_new=self._is_new,
+                    title=self._proposed_title() if self._is_new else None,
                     subentry_type=self._subentry_type,
                 ),
+                errors=errors,
             )
 
         options = dict(user_input)
         if self._is_new:
-            self._title = str(options.pop(CONF_NAME)).strip() or (
-                DEFAULT_AGENT_NAME
-                if self._subentry_type == SUBENTRY_AGENT
-                else DEFAULT_AI_TASK_NAME
-            )
+            self._title = str(options.pop(CONF_NAME)).strip()
         options[CONF_MODEL] = str(options[CONF_MODEL]).strip()
         self._options = options
         if not installed(options[CONF_MODEL], models):
@@ -294,8 +328,13 @@ class AgentSubentryFlow(ConfigSubentryFlow):
         return self._async_done()
 
     def _async_done(self) -> SubentryFlowResult:
+        """Save, then reload the entry once so the new or changed entities follow."""
+        entry = self._get_entry()
         if self._is_new:
+            # Home Assistant adds the subentry right after this step returns, before the
+            # scheduled reload runs; without an update listener nothing else reloads.
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
             return self.async_create_entry(title=self._title, data=self._options)
-        return self.async_update_and_abort(
-            self._get_entry(), self._get_reconfigure_subentry(), data=self._options
+        return self.async_update_reload_and_abort(
+            entry, self._get_reconfigure_subentry(), data=self._options
         )

@@ -28,12 +28,11 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .agent_flow import AgentSubentryFlow, agent_defaults
+from .agent_flow import AgentSubentryFlow, agent_defaults, default_title
 from .brain import BrainError, async_validate
 from .const import (
     CONF_BASE_TOPIC,
     CONF_LANGUAGE,
-    DEFAULT_AGENT_NAME,
     DEFAULT_BASE_TOPIC,
     DEFAULT_LANGUAGE,
     DEFAULT_MODEL,
@@ -173,12 +172,12 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
             return None, [], {"base": str(err.problem)}
         return {CONF_URL: url} | ({CONF_API_KEY: api_key} if api_key else {}), models, {}
 
-    def _first_agent(self, language: str, models: list[str]) -> ConfigSubentryData:
+    def _first_agent(self, name: str, language: str, models: list[str]) -> ConfigSubentryData:
         """Return the first agent: Moxie's persona with an installed model."""
         model = DEFAULT_MODEL if DEFAULT_MODEL in models or not models else models[0]
         return ConfigSubentryData(
             subentry_type=SUBENTRY_AGENT,
-            title=DEFAULT_AGENT_NAME,
+            title=default_title(SUBENTRY_AGENT, name, language),
             data=agent_defaults(self.hass, language, model),
             unique_id=None,
         )
@@ -202,7 +201,9 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=data[CONF_NAME],
                     data=data,
-                    subentries=[self._first_agent(data[CONF_LANGUAGE], models)] if brain else [],
+                    subentries=[self._first_agent(data[CONF_NAME], data[CONF_LANGUAGE], models)]
+                    if brain
+                    else [],
                 )
         return self.async_show_form(
             step_id="brain",
@@ -223,7 +224,7 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=data[CONF_NAME],
                     data=data,
-                    subentries=[self._first_agent(language, self._models)],
+                    subentries=[self._first_agent(data[CONF_NAME], language, self._models)],
                 )
         return self.async_show_form(
             step_id="pipeline",
@@ -253,7 +254,7 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                 if brain and not any(
                     s.subentry_type == SUBENTRY_AGENT for s in entry.subentries.values()
                 ):
-                    agent = self._first_agent(data[CONF_LANGUAGE], models)
+                    agent = self._first_agent(data[CONF_NAME], data[CONF_LANGUAGE], models)
                     self.hass.config_entries.async_add_subentry(
                         entry,
                         ConfigSubentry(

@@ -45,8 +45,10 @@ SUBENTRY_AGENT: Final = "conversation"
 SUBENTRY_AI_TASK: Final = "ai_task_data"
 DEFAULT_URL: Final = "http://localhost:11434"
 DEFAULT_MODEL: Final = "qwen3:4b-instruct"
-DEFAULT_AGENT_NAME: Final = "Moxie"
-DEFAULT_AI_TASK_NAME: Final = "AI task"
+# Default subentry titles, by the entry's language; `{name}` is the Moxie's name. A title already
+# in use gets a number (see agent_flow.free_title).
+DEFAULT_AGENT_TITLES: Final = {"es": "Cerebro de {name}", "en": "{name}'s brain"}
+DEFAULT_AI_TASK_TITLES: Final = {"es": "Tareas IA de {name}", "en": "{name} AI tasks"}
 CONF_KEEP_ALIVE: Final = "keep_alive"
 DEFAULT_KEEP_ALIVE: Final = -1  # seconds; -1 keeps the model loaded, 0 unloads it at once
 CONF_NUM_CTX: Final = "num_ctx"

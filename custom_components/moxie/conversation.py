@@ -8,8 +8,8 @@ from typing import Literal, override
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT, MATCH_ALL
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er, intent
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import intent
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .answer import AnswerSpeaker, speaker_playback
@@ -22,6 +22,9 @@ from .models import MoxieConfigEntry
 from .persona import Line, line, persona_prompt
 
 _LOGGER = logging.getLogger(__name__)
+
+# Answers are streamed one at a time per agent by Home Assistant; no extra limit here.
+PARALLEL_UPDATES = 0
 
 _PROBLEM_LINES: dict[Problem, Line] = {
     Problem.CANNOT_CONNECT: "unreachable",
@@ -39,35 +42,16 @@ async def async_setup_entry(
 ) -> None:
     """Add one agent per conversation subentry (a Moxie without Ollama URL has none).
 
-    The agents join the Moxie device, which belongs to the entry itself (a device can belong to
-    one subentry only), so the entities of removed subentries are cleaned up here.
+    Each agent is added with its subentry, so Home Assistant removes it with the subentry.
     """
-    agents = [s for s in entry.subentries.values() if s.subentry_type == SUBENTRY_AGENT]
-    _async_remove_stale_entities(hass, entry, set(entry.subentries))
     if (brain := entry.runtime_data.brain) is None:
         return
-    async_add_entities(MoxieConversationEntity(entry, subentry, brain) for subentry in agents)
-
-
-@callback
-def _async_remove_stale_entities(
-    hass: HomeAssistant, entry: MoxieConfigEntry, agent_ids: set[str]
-) -> None:
-    """Remove the agent, AI task and takeover entities of subentries that no longer exist."""
-    registry = er.async_get(hass)
-    prefix = f"{entry.entry_id}_"
-    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
-        if entity.platform != DOMAIN or not entity.unique_id.startswith(prefix):
-            continue
-        key = entity.unique_id.removeprefix(prefix)
-        if entity.domain == "switch" and key.endswith("_takeover"):
-            agent_id = key.removesuffix("_takeover")
-        elif entity.domain in ("conversation", "ai_task"):
-            agent_id = key
-        else:
-            continue
-        if agent_id not in agent_ids:
-            registry.async_remove(entity.entity_id)
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_AGENT:
+            async_add_entities(
+                [MoxieConversationEntity(entry, subentry, brain)],
+                config_subentry_id=subentry.subentry_id,
+            )
 
 
 class MoxieConversationEntity(
@@ -79,10 +63,9 @@ class MoxieConversationEntity(
 
     def __init__(self, entry: MoxieConfigEntry, subentry: ConfigSubentry, brain: Brain) -> None:
         """Set up the agent of one subentry."""
-        super().__init__(entry, subentry.subentry_id)
-        self.subentry = subentry
+        super().__init__(entry, subentry, conversation.DOMAIN)
         self.brain = brain
-        self._attr_name = None if subentry.title == entry.title else subentry.title
+        self._attr_name = None  # the agent is its device, named after the subentry
         if subentry.data.get(CONF_LLM_HASS_API):
             self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
 

@@ -24,6 +24,7 @@ from .const import (
     SAY_MAX_CHARS,
     SOURCE_PUPPET,
 )
+from .discovery import puppet_state
 from .speech import PayloadError, SpeechChunk, build_chunks, parse_payload
 from .topics import MoxieTopics
 
@@ -240,6 +241,12 @@ class SpeechMirror:
             return
         try:
             await self.async_say(text, source=SOURCE_PUPPET)
+            # The box shows the line, then empties for the next one (a state change each, so
+            # the dashboard's text box clears too).
+            await self._async_publish(self.topics.puppet_state, puppet_state(text), qos=1)
+            await self._async_publish(
+                self.topics.puppet_state, puppet_state(""), qos=1, retain=True
+            )
         except HomeAssistantError as err:
             _LOGGER.error("Could not mirror puppet text: %s", err)
             return

@@ -14,7 +14,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import probatio as vol
 
-from .const import DOMAIN, PRIORITIES, SERVICE_SAY, SERVICE_STOP, SOURCE_ACTION
+from .const import DOMAIN, SERVICE_SAY, SERVICE_STOP, SOURCE_ACTION
 from .models import MoxieConfigEntry
 
 SERVICE_CLEAR_CONVERSATION = "clear_conversation"
@@ -33,7 +33,8 @@ SAY_SCHEMA = vol.Schema(
         # Length is checked by the mirror, so an oversized text gets a translated error.
         vol.Required(ATTR_TEXT): cv.string,
         vol.Optional(ATTR_SOURCE, default=SOURCE_ACTION): vol.All(cv.string, vol.Length(1, 64)),
-        vol.Optional(ATTR_PRIORITY, default="normal"): vol.In(PRIORITIES),
+        # Checked by the mirror too, so an unknown priority gets a translated error.
+        vol.Optional(ATTR_PRIORITY, default="normal"): cv.string,
         vol.Optional(ATTR_LANGUAGE): vol.All(cv.string, vol.Length(2, 16)),
     }
 )

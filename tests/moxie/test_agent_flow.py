@@ -51,7 +51,7 @@ async def test_connect_creates_moxie_with_its_agent(
     assert entry.data == {**USER_INPUT, "url": ollama_server.url}
     (subentry,) = entry.subentries.values()
     assert subentry.subentry_type == "conversation"
-    assert subentry.title == "Moxie"
+    assert subentry.title == "Cerebro de Moxie"
     assert subentry.data["model"] == "qwen3:4b"
     assert subentry.data["prompt"] == persona_prompt("es")
     assert subentry.data["llm_hass_api"] == ["assist"]
@@ -194,6 +194,33 @@ async def test_add_agent_with_installed_model(
     }
     assert hass.states.get("conversation.moxie_profe") is not None
     assert [r.path for r in ollama_server.requests if r.path == "/api/pull"] == []
+
+
+async def test_new_agent_proposes_a_free_name_and_refuses_a_taken_one(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry
+) -> None:
+    """A second agent is offered a free name; a name already used is refused, not duplicated."""
+    result = await add_agent(hass, moxie_brain)
+    fields = {str(key): key for key in result["data_schema"].schema}
+    assert fields["name"].default() == "Cerebro de Moxie 2"
+
+    for taken in ("Cerebro de Moxie", "moxie"):
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"name": taken, "model": "qwen3:4b"}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"name": "name_in_use"}
+
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Cerebro de Moxie 2", "model": "qwen3:4b"}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    titles = sorted(s.title for s in moxie_brain.subentries.values())
+    assert titles == ["Cerebro de Moxie", "Cerebro de Moxie 2"]
+    second = hass.states.get("conversation.moxie_cerebro_de_moxie_2")
+    assert second is not None
+    assert second.name == "Cerebro de Moxie 2"
 
 
 async def test_add_agent_pulls_missing_model(

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.moxie.const import DOMAIN
 from tests.mqtt_probe import MqttProbe
+from tests.ollama_server import OllamaServer
 
 USER_INPUT = {"name": "Moxie", "base_topic": "moxie", "language": "es"}
 
@@ -141,6 +142,30 @@ async def test_reconfigure_moves_moxie_to_new_topic(
     await hass.services.async_call("moxie", "say", {"text": "Hello"}, blocking=True)
     said = await mqtt_probe.wait_for("salon/moxie/tts/text")
     assert said[0].json()["language"] == "en"
+
+
+async def test_reconfigure_sets_moxie_up_once(
+    hass: HomeAssistant,
+    moxie_entry: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    ollama_server: OllamaServer,
+) -> None:
+    """Reconfiguring (topic, and a brain that brings its first agent) reloads Moxie once."""
+    await mqtt_probe.subscribe("casa/#")
+    result = await moxie_entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Moxie", "base_topic": "casa/moxie", "language": "es"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": ollama_server.url}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert hass.states.get("conversation.moxie") is not None
+    await hass.services.async_call("moxie", "say", {"text": "Hola"}, blocking=True)
+    await mqtt_probe.wait_for("casa/moxie/tts/text")
+    # Every setup marks Moxie online on the new topic, every unload offline: one setup, once.
+    assert [m.text for m in mqtt_probe.messages["casa/moxie/availability"]] == ["online"]
 
 
 async def test_reconfigure_errors_and_duplicate(

@@ -339,7 +339,7 @@ async def test_diagnostics_describe_the_brain_without_the_key(
     moxie_brain: MockConfigEntry,
     ollama_server: OllamaServer,
 ) -> None:
-    """Diagnostics show the URL, models, problems and agents; the API key is redacted."""
+    """Diagnostics show the URL, models, problems and agents; key, prompts and words redacted."""
     hass.config_entries.async_update_entry(
         moxie_brain, data={**moxie_brain.data, "api_key": "s3creto"}
     )
@@ -359,6 +359,14 @@ async def test_diagnostics_describe_the_brain_without_the_key(
     (agent,) = brain["agents"]
     assert agent["options"]["model"] == "llama3.2:3b"
     assert agent["takeover_active"] is False
+    # Nobody's words in a bug report: the persona prompt and what Moxie said are redacted.
+    assert agent["options"]["prompt"] == "**REDACTED**"
+    assert moxie_brain.runtime_data.mirror.recent, "Moxie said something"
+    recent = diagnostics["mirror"]["recent_utterances"]
+    assert recent
+    assert {utterance["text"] for utterance in recent} == {"**REDACTED**"}
+    for utterance in moxie_brain.runtime_data.mirror.recent:
+        assert utterance["text"] not in str(diagnostics)
 
 
 async def test_long_run_without_full_stop_is_cut_at_a_comma(

@@ -153,6 +153,29 @@ async def test_puppet_entity_makes_moxie_speak(
     assert state.attributes["text"] == "Hola, niños, soy yo"
 
 
+async def test_puppet_box_is_empty_and_ready_for_the_next_line(
+    hass: HomeAssistant, moxie_entry: MockConfigEntry, mqtt_probe: MqttProbe
+) -> None:
+    """The Puppet box never shows "unknown" and does not keep the last line for good."""
+    puppet = await wait_state(hass, "text.moxie_puppet", lambda s: s.state != "unavailable")
+    assert puppet.state == ""
+    shown: list[str] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: (
+            shown.append(event.data["new_state"].state)
+            if event.data["entity_id"] == "text.moxie_puppet"
+            else None
+        ),
+    )
+    await hass.services.async_call(
+        "text", "set_value", {"entity_id": "text.moxie_puppet", "value": "¡A cenar!"}, blocking=True
+    )
+    await mqtt_probe.wait_for("moxie/puppet/state", where=lambda m: m.json()["text"] == "")
+    await wait_state(hass, "text.moxie_puppet", lambda s: s.state == "" and bool(shown))
+    assert shown == ["¡A cenar!", ""]
+
+
 async def test_stop_action_publishes_interrupt(
     hass: HomeAssistant, moxie_entry: MockConfigEntry, mqtt_probe: MqttProbe
 ) -> None:
@@ -168,6 +191,7 @@ async def test_stop_action_publishes_interrupt(
     [
         ({"text": "   "}, "empty_text"),
         ({"text": "a" * 10_001}, "text_too_long"),
+        ({"text": "hola", "priority": "urgente"}, "invalid_priority"),
     ],
 )
 async def test_say_rejects_bad_text(
@@ -181,6 +205,7 @@ async def test_say_rejects_bad_text(
         await hass.services.async_call("moxie", "say", data, blocking=True)
     assert err.value.translation_key == key
     assert str(err.value)  # a readable, translated message
+    assert str(err.value) != key
     await hass.services.async_call("moxie", "say", {"text": "sigo aquí"}, blocking=True)
     [message] = await mqtt_probe.wait_for("moxie/tts/text")
     assert message.json()["text"] == "sigo aquí"

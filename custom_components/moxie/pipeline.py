@@ -113,12 +113,13 @@ def default_voice(hass: HomeAssistant, entity_id: str, language: str) -> str | N
     wyoming-piper advertises its whole catalog as installed, although it only has the voices in
     its data directory offline (it would try to download any other). The voices it found in its
     data directory and that are not in the catalog carry no attribution: those are on disk.
-    A catalog voice cannot be told apart, so then the server's default voice (the one it was
-    started with, which it checked at start-up) is kept by leaving the voice unset.
+    A server offering one voice (moxie-tts) has it. A catalog voice cannot be told apart, so
+    then the server's default voice (the one it was started with, which it checked at
+    start-up) is kept by leaving the voice unset.
     """
     offered = {voice.voice_id for voice in tts_voices(hass, entity_id, language)}
-    if not offered:
-        return None
+    if len(offered) == 1:
+        return offered.pop()
     for voice_name in _wyoming_local_voices(hass, entity_id):
         if voice_name in offered:
             return voice_name

@@ -30,6 +30,10 @@ from tests.moxie.pipeline_helpers import (  # noqa: F401
     wyoming,
 )
 from tests.ollama_server import OllamaServer
+from tests.speaker.conftest import piper, voice_dir  # noqa: F401
+from tests.speaker.peers import PiperServer
+from tests.speaker.voice import VOICE_NAME
+from tests.voice_servers import LaunchedServer
 
 JOE = "en_US-joe-medium"
 
@@ -388,3 +392,30 @@ async def test_reconfigure_offers_the_pipeline(
     [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
     assert pipeline["tts_voice"] == JOE
     assert english_moxie.data["pipeline"]["id"] == pipeline["id"]
+
+
+async def test_a_voice_the_server_has_is_suggested(
+    hass: HomeAssistant,
+    *,
+    whisper_server: LaunchedServer,
+    piper: PiperServer,
+    ollama_server: OllamaServer,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+) -> None:
+    """A Spanish Moxie with a Piper holding its own voice gets that voice, not a catalog one."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    for host, port in ((whisper_server.host, whisper_server.port), ("127.0.0.1", piper.port)):
+        result = await hass.config_entries.flow.async_init(
+            "wyoming", context={"source": SOURCE_USER}, data={"host": host, "port": port}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert await async_setup_component(hass, "assist_pipeline", {})
+
+    result = await start_flow(hass, ollama_server.url, "es")
+
+    assert result["step_id"] == "pipeline"
+    assert form_defaults(result)["tts_voice"] == VOICE_NAME
+    # wyoming-piper also lists Spanish catalog voices it does not have.
+    assert len(voice_options(result)) > 1

@@ -286,7 +286,7 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             settings, errors = validate_pipeline(self.hass, language, user_input)
             if not errors:
-                data = self._data | {CONF_PIPELINE: await async_apply_pipeline(entry, settings)}
+                data = await async_apply_pipeline(self.hass, entry, self._data, settings)
                 return self.async_update_reload_and_abort(
                     entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data=data
                 )

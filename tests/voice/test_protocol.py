@@ -188,3 +188,22 @@ async def test_hang_up_drops_the_rest_and_frees_the_server(
     abandoned = [int(n) for n in re.findall(r"synthesis abandoned after (\d+) pieces", log)]
     assert len(abandoned) - before == 2, log[-3000:]
     assert all(pieces < 20 for pieces in abandoned[before:])
+
+
+async def test_spanish_question_opens_a_new_piece(
+    moxie_tts: MoxieTts, socket_enabled: None
+) -> None:
+    """An inverted ¿ inside a sentence is a clause boundary: "Mira amigo" is spoken first."""
+    text = "Mira amigo ¿quieres jugar conmigo? ¡Vamos!"
+    client = await connect(moxie_tts)
+    await client.write_event(SynthesizeStart(voice=SynthesizeVoice(language="es")).event())
+    for token in re.findall(r"\s*\S+", text):
+        await client.write_event(SynthesizeChunk(text=token).event())
+    await client.write_event(SynthesizeStop().event())
+    events = await read_until(client, "synthesize-stopped")
+    await client.disconnect()
+
+    audio = blocks(events)
+    assert len(audio) == 3  # "Mira amigo" / "¿quieres jugar conmigo?" / "¡Vamos!"
+    first = reference("Mira amigo,")  # said as a clause, not as the end of a sentence
+    assert abs(seconds(audio[0]) - first) < 0.15 * first

@@ -231,8 +231,9 @@ class VoiceEventHandler(AsyncEventHandler):
                     await session.changed.wait()
                     continue
                 _LOGGER.debug("Synthesizing piece %d: %s", session.pieces + 1, piece)
+                final = session.closed and not session.text.pending.strip()
                 pcm = await self.engine.synthesize(
-                    voice, _speakable(piece), session.speaker, session.abort
+                    voice, _speakable(piece, final=final), session.speaker, session.abort
                 )
                 session.pieces += 1
                 if session.first_audio is None:
@@ -249,7 +250,7 @@ class VoiceEventHandler(AsyncEventHandler):
             else:
                 await self.write_event(AudioStop().event())
             _LOGGER.debug("Done: %d pieces, %.2f s of audio", session.pieces, session.audio_seconds)
-        except (Aborted, ConnectionError):
+        except Aborted, ConnectionError:
             # Gone while synthesizing (abort) or while its audio was being written.
             session.abort.set()
             self._gone = True
@@ -296,9 +297,13 @@ class VoiceEventHandler(AsyncEventHandler):
                 session.changed.set()
 
 
-def _speakable(piece: str) -> str:
-    """Close a piece that ends without punctuation, as a sentence (some voices need it)."""
+def _speakable(piece: str, *, final: bool) -> str:
+    """Punctuate a piece that ends without it: a sentence at the end, else a clause.
+
+    Some voices need the punctuation; a comma keeps a piece cut mid-sentence (before a
+    Spanish ¿, or a run too long) from sounding like the end of the answer.
+    """
     text = piece.strip()
     if text and text[-1].isalnum():
-        return text + "."
+        return text + ("." if final else ",")
     return text

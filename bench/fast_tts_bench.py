@@ -74,6 +74,7 @@ ANSWER = (
 TOKENS = tokenize(ANSWER)
 SHORT = "Hello, it is time for bed."
 PAUSE = 0.3  # seconds before a first-request or warm-request measurement
+HANG_UP_AFTER = 0.15  # seconds after its first audio that a client hangs up mid-story
 STORY = " ".join(
     f"Chapter {n}: the little robot climbed the tallest hill in the sleepy town, looked up at "
     "the enormous dark sky full of shining stars, and wondered, as robots sometimes do, whether "
@@ -263,11 +264,17 @@ async def ha_stream(uri: str, tokens: Sequence[str], interval: float) -> Heard:
 
 
 async def hang_up_then(uri: str) -> float:
-    """Leave a long story after its first audio; return the next request's first audio (s)."""
+    """Leave a long story mid-synthesis; return the next request's first audio (s).
+
+    The client leaves HANG_UP_AFTER seconds after its first audio, while the server is busy
+    with a later sentence (right after the first audio, wyoming-piper is still writing it and
+    notices the hang-up before synthesizing more).
+    """
     client = await _client(uri)
     await client.write_event(Synthesize(text=STORY).event())
     with contextlib.suppress(RuntimeError):
         await _read(client, Heard(time.monotonic()), AudioChunk.is_type)
+    await asyncio.sleep(HANG_UP_AFTER)
     await client.disconnect()
     return (await whole(uri, SHORT)).first
 
@@ -593,7 +600,7 @@ async def run(args: argparse.Namespace) -> None:
                 before, cpu = server.memory()[0], server.cpu()
                 story = await whole(server.uri, STORY)
                 cpu = server.cpu() - cpu
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(1.5)  # moxie-tts gives memory back after 0.5 s idle
                 rss, peak = server.memory()
                 memory[server.label] = (before, rss, peak, story.done - story.start, cpu)
                 server.stop()

@@ -21,8 +21,10 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_WAV_VALUE = 32767.0
 WARM_UP_TEXT = "Hello, Moxie is ready."
-# Phoneme ids (about 120 characters) past which a request's memory arena is given back after it.
+# Phoneme ids (about 120 characters) past which a request's memory arena is given back after it,
+# once the server has been idle for RELEASE_DELAY seconds (a request right after is not slowed).
 RELEASE_IDS = 250
+RELEASE_DELAY = 0.5
 
 
 class VoiceNotFoundError(Exception):
@@ -169,6 +171,7 @@ class Engine:
         self.stats = Stats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moxie-tts")
         self._pending = 0
+        self._last_use = 0.0
 
     def warm_up(self) -> None:
         """Run every voice once, in the worker thread, so the first request is as fast as any."""
@@ -208,10 +211,15 @@ class Engine:
             )
         finally:
             self._pending -= 1
+            self._last_use = time.monotonic()
 
     def request_done(self) -> None:
-        """Give a grown memory arena back after a request, once nothing else is waiting."""
-        if self.tuning.memory != "shrink" or self._pending:
+        """Give a grown memory arena back after a request, once the server is idle."""
+        if self.tuning.memory == "shrink":
+            asyncio.get_running_loop().call_later(RELEASE_DELAY, self._release_when_idle)
+
+    def _release_when_idle(self) -> None:
+        if self._pending or time.monotonic() - self._last_use < RELEASE_DELAY * 0.9:
             return
         if any(voice.grown > RELEASE_IDS for voice in self.voices.values()):
             self._executor.submit(self._release)

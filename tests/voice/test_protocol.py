@@ -207,3 +207,28 @@ async def test_spanish_question_opens_a_new_piece(
     assert len(audio) == 3  # "Mira amigo" / "¿quieres jugar conmigo?" / "¡Vamos!"
     first = reference("Mira amigo,")  # said as a clause, not as the end of a sentence
     assert abs(seconds(audio[0]) - first) < 0.15 * first
+
+
+async def test_a_stalled_stream_goes_on_clause_by_clause(
+    moxie_tts: MoxieTts, socket_enabled: None
+) -> None:
+    """Little audio ahead and no sentence end yet: the next complete clause is spoken anyway.
+
+    The client sends the next words only after hearing the second clause, so a server that
+    waited for the sentence to end would never answer.
+    """
+    client = await connect(moxie_tts)
+    await client.write_event(SynthesizeStart().event())
+    for token in ["Good", " morning", ",", " I", " hope", " you", " slept", " well", ",", " and"]:
+        await client.write_event(SynthesizeChunk(text=token).event())
+    early = await read_until(client, "audio-stop")
+    early += await read_until(client, "audio-stop")
+    await client.write_event(SynthesizeChunk(text=" that you had sweet dreams.").event())
+    await client.write_event(SynthesizeStop().event())
+    events = early + await read_until(client, "synthesize-stopped")
+    await client.disconnect()
+
+    audio = blocks(events)
+    assert len(audio) == 3  # "Good morning," / "I hope you slept well," / "and that ..."
+    second = reference("I hope you slept well,")
+    assert abs(seconds(audio[1]) - second) < 0.15 * second

@@ -77,13 +77,24 @@ class Session:
         self.closed = True
         self.changed.set()
 
+    def ahead(self) -> float:
+        """Seconds of audio sent and not yet heard (a listener playing it as it came)."""
+        if self.first_audio is None:
+            return 0.0
+        return self.audio_seconds - (time.monotonic() - self.first_audio)
+
+    def wake_in(self) -> float | None:
+        """Seconds until a waiting clause may be cut alone (None: only when text arrives)."""
+        if not self.pieces:
+            return None
+        remaining = self.ahead() - self.settings.clause_ahead
+        return remaining if remaining > 0 else None
+
     def next_piece(self) -> str | None:
         """Cut the next piece to synthesize now, if there is one."""
         if not self.pieces:
             mode = "clause"
-        elif self.first_audio is not None and (
-            self.audio_seconds - (time.monotonic() - self.first_audio) < self.settings.clause_ahead
-        ):
+        elif self.ahead() < self.settings.clause_ahead:
             mode = "fallback"
         else:
             mode = "sentence"
@@ -228,7 +239,9 @@ class VoiceEventHandler(AsyncEventHandler):
                     if session.closed:
                         break
                     session.changed.clear()
-                    await session.changed.wait()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(session.wake_in()):
+                            await session.changed.wait()
                     continue
                 _LOGGER.debug("Synthesizing piece %d: %s", session.pieces + 1, piece)
                 final = session.closed and not session.text.pending.strip()

@@ -399,6 +399,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
                 self.vad_end_at = time.monotonic()
             case PipelineEventType.STT_END:
                 self._end_route()
+                self._speech_start.reset()
                 status.async_run_phase(self._status_key, "thinking")
             case PipelineEventType.INTENT_END:
                 output: dict[str, Any] = data.get("intent_output") or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import audioop
 from pymicro_vad import MicroVad
 
 # 10 ms of 16 kHz, 16-bit mono audio: what microVAD (Assist's own VAD) takes at a time.
@@ -15,9 +16,12 @@ FRAME_BYTES = 320
 FRAME_SECONDS = 0.01
 # Speech probability above which a frame counts as speech (Assist's VoiceCommandSegmenter).
 SPEECH_THRESHOLD = 0.5
+# microVAD's verdict lags the audio a little; a frame this quiet (RMS of 16-bit samples) is
+# never speech, so the tail of what was said before cannot pass for new speech.
+MIN_SPEECH_RMS = 50
 # Speech this long, without a pause longer than PAUSE, is a person talking.
-SPEECH_SECONDS = 0.15
-PAUSE_SECONDS = 0.05
+SPEECH_SECONDS = 0.1
+PAUSE_SECONDS = 0.1
 # Audio kept from before the speech was noticed, so its first words reach speech-to-text.
 PREROLL_SECONDS = 1.0
 
@@ -67,7 +71,8 @@ class SpeechStart:
             probability = self._vad.Process10ms(audio[start : start + FRAME_BYTES])
             if probability < 0:
                 continue  # microVAD warms up on its first frames
-            if probability > SPEECH_THRESHOLD:
+            frame = audio[start : start + FRAME_BYTES]
+            if probability > SPEECH_THRESHOLD and audioop.rms(frame, 2) >= MIN_SPEECH_RMS:
                 self._speech += FRAME_SECONDS
                 self._pause = 0.0
                 if self._speech >= SPEECH_SECONDS:

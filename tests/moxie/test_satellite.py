@@ -24,6 +24,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from tests.broker import Mosquitto, free_port
 from tests.moxie.conftest import wait_state
@@ -391,3 +392,56 @@ async def test_microphone_option_refuses_a_uri(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"mic_host": "invalid_host"}
     assert hass.states.get(SATELLITE).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_another_agents_answer_is_said_by_the_satellite(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    satellite: State,
+    *,
+    mic: WyomingMic,
+    speaker: SpeakerProcess,
+    ollama_server: OllamaServer,
+    probe: MqttProbe,
+) -> None:
+    """With a pipeline whose agent is Home Assistant's, the satellite mirrors the answer itself."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline/create",
+            "name": "Built-in",
+            "language": "en",
+            "conversation_engine": "conversation.home_assistant",
+            "conversation_language": "en",
+            "stt_engine": wyoming.stt,
+            "stt_language": "en",
+            "tts_engine": wyoming.tts,
+            "tts_language": "en_US",
+            "tts_voice": None,
+            "wake_word_entity": None,
+            "wake_word_id": None,
+        }
+    )
+    assert (await client.receive_json())["success"]
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.moxie_pipeline", "option": "Built-in"},
+        blocking=True,
+    )
+    await hass.services.async_call(
+        "button", "press", {"entity_id": "button.moxie_listen"}, blocking=True
+    )
+    await wait_state(hass, SATELLITE, lambda s: s.state == "listening", WAIT)
+    mic.play(joe("What time is it?"))
+    [mirrored] = await probe.wait_for(
+        "moxie/tts/text", where=lambda m: m.json().get("source") == "satellite", timeout=WAIT
+    )
+    answer = mirrored.json()
+    assert answer["speak"] is True
+    entries = await wait_history(speaker, lambda h: said(h, answer["text"]) is not None)
+    assert said(entries, answer["text"])["outcome"] == "played"  # type: ignore[index]
+    await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
+    # Home Assistant's agent answered; Moxie's brain was not asked.
+    assert ollama_server.chat_requests == []

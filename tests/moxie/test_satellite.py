@@ -445,3 +445,28 @@ async def test_another_agents_answer_is_said_by_the_satellite(
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
     # Home Assistant's agent answered; Moxie's brain was not asked.
     assert ollama_server.chat_requests == []
+
+
+async def test_announce_fails_when_the_speaker_never_says_it(
+    hass: HomeAssistant,
+    english_moxie: MockConfigEntry,
+    wyoming: Engines,
+    mic: WyomingMic,
+    probe: MqttProbe,
+) -> None:
+    """A speaker that claims to be online but never speaks: announce fails after its wait."""
+    await probe.publish("moxie/speaker/availability", "online", retain=True)
+    result = await set_mic(hass, english_moxie, wyoming, mic_host=mic.host, mic_port=mic.port)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"entity_id": SATELLITE, "message": "Hello?", "preannounce": False},
+            blocking=True,
+        )
+    assert err.value.translation_key == "speaker_silent"
+    # It was mirrored for the speaker, as any announcement.
+    assert any(m.json()["text"] == "Hello?" for m in probe.messages["moxie/tts/text"])
+    assert hass.states.get(SATELLITE).state == "idle"  # type: ignore[union-attr]

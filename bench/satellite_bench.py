@@ -75,6 +75,11 @@ NAMES = ["Luna", "Nova", "Pip", "Vega", "Mira", "Tico", "Bela", "Rigel", "Lyra",
 TOKENS_PER_SECOND = 15
 FIRST_TOKEN_DELAY = 0.5
 GOAL = 1.3
+STEPS = (
+    "speech-to-text",
+    "transcript -> first clause at the speaker",
+    "first clause -> its first audio",
+)
 METADATA = stt.SpeechMetadata(
     language="",
     format=stt.AudioFormats.WAV,
@@ -200,8 +205,12 @@ class Rig:
     pipeline_id: str
 
 
-async def moxie_turn(rig: Rig, name: str) -> tuple[float, float]:
-    """Listen, ask through the mic; return (last sound -> VAD end, VAD end -> first audio)."""
+async def moxie_turn(rig: Rig, name: str) -> tuple[float, float, list[float]]:
+    """Listen, ask through the mic; return last sound -> VAD end, VAD end -> first audio, steps.
+
+    Steps of VAD end -> first audio: speech-to-text, transcript -> first clause at the speaker
+    (the agent, the model's first tokens, the mirror), received -> first audio (speaker, TTS).
+    """
     satellite, mic, speaker, ollama = rig.satellite, rig.mic, rig.speaker, rig.ollama
     answer = ANSWER.format(name=name)
     ollama.replies.append(ChatReply(content=tokenize(answer)))
@@ -212,9 +221,14 @@ async def moxie_turn(rig: Rig, name: str) -> tuple[float, float]:
     sound = mic.play(joe_pcm16(QUESTION))
     first_sentence = (await _answer_entries(speaker, answer, since))[0]
     await until(lambda: satellite.state == "idle")
-    assert satellite.vad_end_at is not None
+    vad_end, stt_end = satellite.vad_end_at, satellite.stt_end_at
+    assert vad_end is not None
+    assert stt_end is not None
     assert sound.ended_at is not None
-    return satellite.vad_end_at - sound.ended_at, first_audio(first_sentence) - satellite.vad_end_at
+    received = float(first_sentence["received"]) - WALL
+    audio = first_audio(first_sentence)
+    steps = [stt_end - vad_end, received - stt_end, audio - received]
+    return vad_end - sound.ended_at, audio - vad_end, steps
 
 
 async def _answer_entries(
@@ -368,7 +382,9 @@ async def run(runs: int) -> None:
                 await moxie_turn(rig, next(names))
                 await home_assistant_turn(rig, next(names))
                 for _ in range(runs):
-                    tail, answer = await moxie_turn(rig, next(names))
+                    tail, answer, steps = await moxie_turn(rig, next(names))
+                    for key, value in zip(STEPS, steps, strict=True):
+                        results.setdefault(key, []).append(value)
                     results.setdefault("moxie tail", []).append(tail)
                     results.setdefault("moxie answer", []).append(answer)
                     tail, answer = await home_assistant_turn(rig, next(names))
@@ -399,6 +415,10 @@ async def run(runs: int) -> None:
     for label, key in rows:
         p50, p95 = percentiles(results[key])
         print(f"  {label:<46}{p50:8.0f}{p95:8.0f}")
+    print("  Moxie satellite, VAD end -> first audio by step:")
+    for key in STEPS:
+        p50, p95 = percentiles(results[key])
+        print(f"    {key:<44}{p50:8.0f}{p95:8.0f}")
     moxie50, _ = percentiles(results["moxie answer"])
     ha50, _ = percentiles(results["ha answer"])
     print(f"  VAD end -> first audio, Moxie / HA (p50): {moxie50 / ha50:.2f}x")

@@ -111,9 +111,11 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         self._answer: tuple[str, bool] | None = None
         self._preroll = PreRoll()
         self._speech_start = SpeechStart()
-        # Monotonic times of the last barge-in (speech noticed) and VAD end, for benchmarks.
+        # Monotonic times of the last barge-in (speech noticed), VAD end and transcript, for
+        # benchmarks.
         self.barge_in_at: float | None = None
         self.vad_end_at: float | None = None
+        self.stt_end_at: float | None = None
 
     @property
     @override
@@ -398,6 +400,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
             case PipelineEventType.STT_VAD_END:
                 self.vad_end_at = time.monotonic()
             case PipelineEventType.STT_END:
+                self.stt_end_at = time.monotonic()
                 self._end_route()
                 self._speech_start.reset()
                 status.async_run_phase(self._status_key, "thinking")

@@ -142,7 +142,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
 
     @override
     async def async_added_to_hass(self) -> None:
-        """Find the settings selects, follow the speaker, connect the microphone."""
+        """Follow the speaker, watch the options, connect the microphone."""
         await super().async_added_to_hass()
         data = self.entry.runtime_data
         self.speaker = SpeakerWatch(self.hass, data.mirror.topics)

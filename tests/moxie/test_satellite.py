@@ -294,22 +294,25 @@ async def test_ask_question_matches_the_spoken_answer(
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
 
 
+@pytest.mark.parametrize("question", ["Which room should I light up?", "¿Qué habitación?"])
 async def test_an_answer_that_asks_back_reopens_listening(
     hass: HomeAssistant,
     satellite: State,
+    *,
     mic: WyomingMic,
     speaker: SpeakerProcess,
     ollama_server: OllamaServer,
+    question: str,
 ) -> None:
     """Moxie's question back is heard, then Moxie listens again with no wake word or action."""
-    ollama_server.replies.append(ChatReply(content="Which room should I light up?"))
+    ollama_server.replies.append(ChatReply(content=question))
     ollama_server.replies.append(ChatReply(content="The kitchen light is on."))
     await hass.services.async_call(
         "button", "press", {"entity_id": "button.moxie_listen"}, blocking=True
     )
     await wait_state(hass, SATELLITE, lambda s: s.state == "listening", WAIT)
     mic.play(joe("Turn on the light."))
-    await wait_history(speaker, lambda h: said(h, "Which room should I light up?") is not None)
+    await wait_history(speaker, lambda h: said(h, question) is not None)
     await wait_state(hass, SATELLITE, lambda s: s.state == "listening", WAIT)
     mic.play(joe("The kitchen."))
     entries = await wait_history(speaker, lambda h: said(h, "The kitchen light is on.") is not None)
@@ -317,7 +320,7 @@ async def test_an_answer_that_asks_back_reopens_listening(
     assert last_question(ollama_server) == ["the", "kitchen"]
     # One conversation: the second question came with the first exchange.
     second = ollama_server.chat_requests[-1]["messages"]
-    assert any(m["role"] == "assistant" and "Which room" in m["content"] for m in second)
+    assert any(m["role"] == "assistant" and m["content"] == question for m in second)
     # "The kitchen light is on." asks nothing: Moxie stops listening.
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
     assert len(ollama_server.chat_requests) == 2

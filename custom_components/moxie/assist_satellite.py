@@ -63,6 +63,8 @@ PARALLEL_UPDATES = 0
 
 # How long the speaker may take to start on an answer mirrored before the run ended.
 ANSWER_START_GRACE = 5.0
+# A wake word stage that ends sooner than this (its service failed) is retried after as long.
+WAKE_RETRY = 5.0
 
 
 async def async_setup_entry(
@@ -293,7 +295,6 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         if (
             not self.available
             or self._route is not None
-            or self._follow_up is not None
             or self._is_announcing
             or not self._pipeline_has_wake_word()
         ):
@@ -301,10 +302,20 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         self._start_run(PipelineStage.WAKE_WORD, ())
 
     @callback
+    def async_pipeline_changed(self) -> None:
+        """Another pipeline (or its settings): restart or stop the wake word stage."""
+        if self._route_stage is PipelineStage.WAKE_WORD and (task := self._run_task) is not None:
+            self._run_task = None
+            self._end_route()
+            task.cancel()
+        self._listen_for_wake_word()
+
+    @callback
     def _start_run(
         self, stage: PipelineStage, preroll: Iterable[bytes], *, barge_in: bool = False
     ) -> None:
-        if self._follow_up is not None:
+        if self._follow_up is not None and stage is not PipelineStage.WAKE_WORD:
+            # (The wake word stage runs while an answer is said: the wake word interrupts it.)
             self._follow_up.cancel()
             self._follow_up = None
         route: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -323,6 +334,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         self, route: asyncio.Queue[bytes | None], stage: PipelineStage, *, barge_in: bool
     ) -> None:
         """Run the pipeline on the microphone's audio, from stage to the intent."""
+        started = time.monotonic()
         try:
             if barge_in:
                 # An answer still streaming is cancelled; what it mirrored meanwhile is
@@ -342,6 +354,9 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         finally:
             if self._route is route:
                 self._end_route()
+        if stage is PipelineStage.WAKE_WORD and time.monotonic() - started < WAKE_RETRY:
+            # The wake word service failed at once (unreachable?): do not retry in a loop.
+            await asyncio.sleep(WAKE_RETRY)
         if self._run_task is asyncio.current_task():
             self._run_task = None
             self._listen_for_wake_word()
@@ -391,8 +406,12 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         status = self.entry.runtime_data.status
         data = event.data or {}
         match event.type:
-            case PipelineEventType.WAKE_WORD_END if self.speaker and self.speaker.speaking:
-                self._barge_in("wake_word")
+            case PipelineEventType.WAKE_WORD_END:
+                if (follow_up := self._follow_up) is not None:
+                    self._follow_up = None  # a new turn: the state goes on to listening
+                    follow_up.cancel()
+                if self.speaker and self.speaker.speaking:
+                    self._barge_in("wake_word")
             case PipelineEventType.STT_START:
                 if self._route is not None:
                     self._route_stage = PipelineStage.STT
@@ -429,6 +448,8 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         try:
             if not self._agent_speaks():
                 await self.entry.runtime_data.mirror.async_say(speech, source=SOURCE_SATELLITE)
+            if not continue_conversation:
+                self._listen_for_wake_word()  # the wake word may interrupt the answer
             await self.speaker.async_wait_quiet(ANSWER_START_GRACE)
         except HomeAssistantError as err:
             _LOGGER.warning("Could not say the answer on Moxie's speaker: %s", err)

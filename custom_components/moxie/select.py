@@ -54,12 +54,14 @@ class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, AssistPipelineSelect):
         """Remember that the user chose."""
         self._chosen = True
         await super().async_select_option(option)
+        self._notify_satellite()
 
     @override
     async def _pipelines_updated(self, change_set: Iterable[Any]) -> None:
         """Moxie's pipeline may have just been created."""
         self._take_moxie_pipeline()
         await super()._pipelines_updated(change_set)
+        self._notify_satellite()
 
     @callback
     def _take_moxie_pipeline(self) -> None:
@@ -79,6 +81,13 @@ class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, AssistPipelineSelect):
             self._attr_current_option = name
             self._chosen = True
             self.async_write_ha_state()
+            self._notify_satellite()
+
+    @callback
+    def _notify_satellite(self) -> None:
+        """Tell the satellite (its wake word stage follows the pipeline)."""
+        if (satellite := self.entry.runtime_data.satellite) is not None:
+            satellite.async_pipeline_changed()
 
 
 class MoxieSatelliteVadSelect(MoxieSatelliteEntity, VadSensitivitySelect):

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
@@ -34,6 +35,7 @@ from tests.ollama_server import ChatReply, OllamaServer
 from tests.speaker.peers import SpeakerProcess, history, wait_connected, wait_history
 from tests.voice_servers import LaunchedServer, joe_pcm, words
 from tests.wyoming_mic import WyomingMic
+from tests.wyoming_wake import WyomingWake
 
 SATELLITE = "assist_satellite.moxie"
 WAIT = 90.0  # speech-to-text and synthesis on a loaded 2-core machine
@@ -473,3 +475,78 @@ async def test_announce_fails_when_the_speaker_never_says_it(
     # It was mirrored for the speaker, as any announcement.
     assert any(m.json()["text"] == "Hello?" for m in probe.messages["moxie/tts/text"])
     assert hass.states.get(SATELLITE).state == "idle"  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def wake_word(hass: HomeAssistant, wyoming: Engines) -> AsyncIterator[str]:
+    """The real microWakeWord "okay nabu" behind HA's wyoming integration: its entity id."""
+    server = WyomingWake(free_port())
+    await server.start()
+    result = await hass.config_entries.flow.async_init(
+        "wyoming", context={"source": SOURCE_USER}, data={"host": server.host, "port": server.port}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    [entity] = er.async_entries_for_config_entry(er.async_get(hass), result["result"].entry_id)
+    yield entity.entity_id
+    await server.stop()
+
+
+async def test_wake_word_starts_a_question_and_talking_over_moxie_still_stops_it(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    satellite: State,
+    *,
+    wake_word: str,
+    mic: WyomingMic,
+    speaker: SpeakerProcess,
+    ollama_server: OllamaServer,
+    probe: MqttProbe,
+) -> None:
+    """With a wake word in the pipeline Moxie waits for "okay nabu", even while it speaks."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline/create",
+            "name": "Moxie with a wake word",
+            "language": "en",
+            "conversation_engine": "conversation.moxie",
+            "conversation_language": "en",
+            "stt_engine": wyoming.stt,
+            "stt_language": "en",
+            "tts_engine": wyoming.tts,
+            "tts_language": "en_US",
+            "tts_voice": None,
+            "wake_word_entity": wake_word,
+            "wake_word_id": "okay_nabu",
+        }
+    )
+    assert (await client.receive_json())["success"]
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.moxie_pipeline", "option": "Moxie with a wake word"},
+        blocking=True,
+    )
+    ollama_server.replies.append(ChatReply(content=STORY))
+    ollama_server.replies.append(ChatReply(content="It is noon."))
+    # Without the wake word, nothing is asked.
+    await mic.play(joe("What time is it?")).done.wait()
+    mic.play(joe("Okay Nabu, tell me a story."))
+    await probe.wait_for(
+        "moxie/tts/status",
+        where=lambda m: (m.json().get("current_text") or "").startswith("Once upon a time"),
+        timeout=WAIT,
+    )
+    # The question is what followed the wake word (tiny.en may hear "a" as "the").
+    assert {"tell", "me", "story"} <= set(last_question(ollama_server))
+    mic.play(joe("Okay Nabu, what time is it?"))
+    [stop] = await probe.wait_for("moxie/tts/stop", timeout=WAIT)
+    assert stop.json()["reason"] in {"barge_in_speech", "barge_in_wake_word"}
+    entries = await wait_history(speaker, lambda h: said(h, "It is noon.") is not None)
+    assert said(entries, "It is noon.")["outcome"] == "played"  # type: ignore[index]
+    assert "what time is it" in " ".join(last_question(ollama_server))
+    assert len(ollama_server.chat_requests) == 2
+    # Back to waiting for the wake word.
+    await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)

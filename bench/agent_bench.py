@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable
 import contextlib
 import logging
 from pathlib import Path
@@ -33,16 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiomqtt  # noqa: E402
-from homeassistant import loader  # noqa: E402
-from homeassistant.components import conversation, mqtt  # noqa: E402
-from homeassistant.config_entries import ConfigSubentryData  # noqa: E402
-from homeassistant.core import Context, HomeAssistant  # noqa: E402
-from homeassistant.helpers import frame  # noqa: E402
-from homeassistant.setup import async_setup_component  # noqa: E402
-from pytest_homeassistant_custom_component.common import (  # noqa: E402
-    MockConfigEntry,
-    async_test_home_assistant,
-)
+from homeassistant.components import conversation  # noqa: E402
+from homeassistant.core import Context  # noqa: E402
 from wyoming.audio import AudioChunk, AudioStop  # noqa: E402
 from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.tts import (  # noqa: E402
@@ -52,14 +43,12 @@ from wyoming.tts import (  # noqa: E402
     SynthesizeStop,
 )
 
-from tests.broker import Mosquitto, free_port  # noqa: E402
+from bench.common import home_assistant, loaded, moxie_entry, speaker_on, until  # noqa: E402
+from tests.broker import Mosquitto  # noqa: E402
 from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
 from tests.speaker.peers import PiperServer  # noqa: E402
 from tests.speaker.voice import write_voice  # noqa: E402
-from wyoming_servers.speaker.discovery import Topics  # noqa: E402
-from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
-from wyoming_servers.speaker.speaker import Speaker  # noqa: E402
 from wyoming_servers.speaker.synth import WyomingSynth  # noqa: E402
 
 ANSWER = (
@@ -90,78 +79,6 @@ class ProbeSink(NullSink):
     async def _write(self, audio: bytes) -> None:
         if self.first_write is not None and not self.first_write.done():
             self.first_write.set_result(time.monotonic())
-
-
-async def until(condition: Callable[[], bool], limit: float = 30) -> None:
-    """Poll condition until it holds (bounded)."""
-    async with asyncio.timeout(limit):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.001)
-
-
-@contextlib.asynccontextmanager
-async def speaker_on(broker: Mosquitto, uri: str, sink: ProbeSink) -> AsyncIterator[Speaker]:
-    """Run the Moxie speaker in this process, on base topic `moxie`."""
-    speaker = Speaker(WyomingSynth(uri), sink)
-    bridge = MqttBridge(
-        MqttSettings(host=broker.host, port=broker.port, client_id="agent-bench-speaker"),
-        Topics("moxie"),
-        speaker,
-    )
-    tasks = [asyncio.create_task(speaker.run()), asyncio.create_task(bridge.run())]
-    try:
-        await until(lambda: bridge.connected)
-        await asyncio.sleep(0.3)
-        yield speaker
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-@contextlib.asynccontextmanager
-async def home_assistant(
-    workdir: Path, broker: Mosquitto, ollama: OllamaServer
-) -> AsyncIterator[HomeAssistant]:
-    """Run a real Home Assistant with MQTT and a Moxie whose brain is the loopback Ollama."""
-    (workdir / "configuration.yaml").write_text("", encoding="utf-8")
-    async with async_test_home_assistant(config_dir=str(workdir)) as hass:
-        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        frame.async_setup(hass)
-        assert await async_setup_component(hass, "homeassistant", {})
-        # A private port: 8123 may belong to a real Home Assistant on this machine.
-        http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
-        assert await async_setup_component(hass, "http", {"http": http})
-        mqtt_entry = MockConfigEntry(
-            domain=mqtt.DOMAIN, data={"broker": broker.host, "port": broker.port}
-        )
-        mqtt_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
-        await until(lambda: mqtt.is_connected(hass))
-        entry = MockConfigEntry(
-            domain="moxie",
-            title="Moxie",
-            data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": ollama.url},
-            unique_id="moxie",
-            version=1,
-            subentries_data=[
-                ConfigSubentryData(
-                    data={"model": "qwen3:4b", "prompt": "Eres Moxie."},
-                    subentry_type="conversation",
-                    title="Moxie",
-                    unique_id=None,
-                )
-            ],
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        try:
-            yield hass
-        finally:
-            await hass.config_entries.async_unload(entry.entry_id)
-            await hass.config_entries.async_unload(mqtt_entry.entry_id)
-            await hass.async_stop(force=True)
 
 
 async def first_audio(client: AsyncTcpClient) -> float:
@@ -230,8 +147,9 @@ async def run(runs: int, interval: float) -> None:
         mirrored_at: list[float] = []
         try:
             async with (
-                speaker_on(broker, piper.uri, sink) as speaker,
-                home_assistant(workdir / "ha", broker, ollama) as hass,
+                speaker_on(broker, WyomingSynth(piper.uri), sink, "agent-bench-speaker") as speaker,
+                home_assistant(workdir / "ha", broker) as hass,
+                loaded(hass, moxie_entry(ollama.url, "es", "Eres Moxie.")),
                 aiomqtt.Client(broker.host, broker.port) as probe,
             ):
                 await probe.subscribe("moxie/tts/text", qos=1)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 import contextlib
 from dataclasses import dataclass, field
 import logging
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, override
+from typing import override
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -344,46 +344,6 @@ class TimelineSink(NullSink):
             self.first.set_result(time.monotonic())
 
 
-@contextlib.asynccontextmanager
-async def home_assistant(workdir: Path, broker: Mosquitto, url: str) -> AsyncIterator[Any]:
-    """Run a real Home Assistant with MQTT and Moxie's brain on the loopback Ollama at url."""
-    from homeassistant import loader
-    from homeassistant.components import mqtt
-    from homeassistant.helpers import frame
-    from homeassistant.setup import async_setup_component
-    from pytest_homeassistant_custom_component.common import (
-        MockConfigEntry,
-        async_test_home_assistant,
-    )
-
-    from bench.agent_bench import until
-    from tests.ollama_fixtures import AGENT_OPTIONS, brain_entry
-
-    (workdir / "configuration.yaml").write_text("", encoding="utf-8")
-    async with async_test_home_assistant(config_dir=str(workdir)) as hass:
-        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        frame.async_setup(hass)
-        assert await async_setup_component(hass, "homeassistant", {})
-        http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
-        assert await async_setup_component(hass, "http", {"http": http})
-        mqtt_entry = MockConfigEntry(
-            domain=mqtt.DOMAIN, data={"broker": broker.host, "port": broker.port}
-        )
-        mqtt_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
-        await until(lambda: mqtt.is_connected(hass))
-        entry = brain_entry(url, dict(AGENT_OPTIONS))
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        try:
-            yield hass
-        finally:
-            await hass.config_entries.async_unload(entry.entry_id)
-            await hass.config_entries.async_unload(mqtt_entry.entry_id)
-            await hass.async_stop(force=True)
-
-
 async def speaker_path(
     workdir: Path, servers: Sequence[TtsProcess], runs: int
 ) -> dict[str, list[Heard]]:
@@ -392,10 +352,8 @@ async def speaker_path(
     from homeassistant.components import conversation
     from homeassistant.core import Context
 
-    from bench.agent_bench import until
-    from wyoming_servers.speaker.discovery import Topics
-    from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings
-    from wyoming_servers.speaker.speaker import Speaker
+    from bench.common import home_assistant, loaded, speaker_on, until
+    from tests.ollama_fixtures import AGENT_OPTIONS, brain_entry
     from wyoming_servers.speaker.synth import WyomingSynth
 
     results: dict[str, list[Heard]] = {server.label: [] for server in servers}
@@ -407,22 +365,16 @@ async def speaker_path(
     await ollama.start()
     try:
         async with (
-            home_assistant(workdir / "ha", broker, ollama.url) as hass,
+            home_assistant(workdir / "ha", broker) as hass,
+            loaded(hass, brain_entry(ollama.url, dict(AGENT_OPTIONS))),
             aiomqtt.Client(broker.host, broker.port) as probe,
         ):
             await probe.subscribe("moxie/tts/text", qos=1)
             for server in servers:
                 sink = TimelineSink()
-                speaker = Speaker(WyomingSynth(server.uri, voice=JOE), sink)
-                bridge = MqttBridge(
-                    MqttSettings(host=broker.host, port=broker.port, client_id="fast-tts-bench"),
-                    Topics("moxie"),
-                    speaker,
-                )
-                tasks = [asyncio.create_task(speaker.run()), asyncio.create_task(bridge.run())]
-                try:
-                    await until(lambda: bridge.connected)  # noqa: B023
-                    await asyncio.sleep(0.3)
+                async with speaker_on(
+                    broker, WyomingSynth(server.uri, voice=JOE), sink, "fast-tts-bench"
+                ) as speaker:
                     for index in range(runs + 1):  # the first run warms everything up
                         ollama.replies.append(ChatReply(content=TOKENS))
                         heard = sink.arm()
@@ -433,16 +385,12 @@ async def speaker_path(
                         assert sink.first is not None
                         await asyncio.wait_for(sink.first, 60)
                         await until(
-                            lambda: speaker.current is None and not len(speaker.queue),  # noqa: B023
+                            lambda: speaker.current is None and not len(speaker.queue),
                             120,
                         )
                         heard.start = ollama.first_token_at[-1]
                         if index:
                             results[server.label].append(heard)
-                finally:
-                    for task in tasks:
-                        task.cancel()
-                    await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await ollama.stop()
         broker.stop()

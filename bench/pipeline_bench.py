@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable
-import contextlib
+from collections.abc import AsyncIterator
 import logging
 import os
 from pathlib import Path
@@ -28,34 +27,28 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, override
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aiohttp import web  # noqa: E402
-from homeassistant import loader  # noqa: E402
-from homeassistant.components import assist_pipeline, mqtt, stt, tts  # noqa: E402
-from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData  # noqa: E402
+from homeassistant.components import assist_pipeline  # noqa: E402
 from homeassistant.core import Context, HomeAssistant  # noqa: E402
-from homeassistant.helpers import entity_registry as er, frame  # noqa: E402
-from homeassistant.setup import async_setup_component  # noqa: E402
-from pytest_homeassistant_custom_component.common import (  # noqa: E402
-    MockConfigEntry,
-    async_test_home_assistant,
-)
 
-from custom_components.moxie.pipeline import PipelineSettings  # noqa: E402
-from tests.broker import Mosquitto, free_port  # noqa: E402
-from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from tests.voice_servers import (  # noqa: E402
-    JOE_VOICE,
-    SENTENCE,
-    LaunchedServer,
-    joe_pcm16,
-    link_joe,
-    whisper_model_dir,
+from bench.common import (  # noqa: E402
+    FIRST_TOKEN_DELAY,
+    METADATA,
+    TOKENS_PER_SECOND,
+    SlowStartOllama,
+    english_moxie,
+    joe_piper,
+    read_first_audio,
+    whisper_server,
 )
+from custom_components.moxie.pipeline import PipelineSettings  # noqa: E402
+from tests.broker import Mosquitto  # noqa: E402
+from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
+from tests.voice_servers import SENTENCE, joe_pcm16  # noqa: E402
 
 # A different star each turn: Home Assistant caches the audio of a text it has said before.
 ANSWER = (
@@ -72,96 +65,7 @@ def star(index: int) -> str:
     return name if index < len(NAMES) else f"{name} {star(index // len(NAMES) - 1)}"
 
 
-TOKENS_PER_SECOND = 15
-FIRST_TOKEN_DELAY = 0.5
-METADATA = stt.SpeechMetadata(
-    language="",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
 STAGES = ("speech-to-text done", "first token", "first text to TTS", "first audio")
-
-
-class SlowStartOllama(OllamaServer):
-    """The loopback Ollama, taking a while before its first token (prompt processing)."""
-
-    @override
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(FIRST_TOKEN_DELAY)
-        return await super()._chat(request)
-
-
-async def until(condition: Callable[[], bool], limit: float = 60) -> None:
-    """Wait until condition holds."""
-    async with asyncio.timeout(limit):
-        while not condition():  # noqa: ASYNC110 (HA's MQTT client has no event to wait on)
-            await asyncio.sleep(0.02)
-
-
-@contextlib.asynccontextmanager
-async def home_assistant(
-    workdir: Path, broker: Mosquitto, ollama: OllamaServer, servers: list[LaunchedServer]
-) -> AsyncIterator[tuple[HomeAssistant, MockConfigEntry, dict[str, str]]]:
-    """Run a real Home Assistant: MQTT, the Wyoming servers and an English Moxie's pipeline."""
-    (workdir / "configuration.yaml").write_text("", encoding="utf-8")
-    async with async_test_home_assistant(config_dir=str(workdir)) as hass:
-        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        frame.async_setup(hass)
-        assert await async_setup_component(hass, "homeassistant", {})
-        http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
-        assert await async_setup_component(hass, "http", {"http": http})
-        mqtt_entry = MockConfigEntry(
-            domain=mqtt.DOMAIN, data={"broker": broker.host, "port": broker.port}
-        )
-        mqtt_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
-        await until(lambda: mqtt.is_connected(hass))
-        engines: dict[str, str] = {}
-        registry = er.async_get(hass)
-        for server in servers:
-            result = await hass.config_entries.flow.async_init(
-                "wyoming",
-                context={"source": SOURCE_USER},
-                data={"host": server.host, "port": server.port},
-            )
-            await hass.async_block_till_done()
-            [entity] = er.async_entries_for_config_entry(registry, result["result"].entry_id)
-            engines[server.name + str(len(engines))] = entity.entity_id
-        assert await async_setup_component(hass, "assist_pipeline", {})
-        stt_id, tts_streaming, _ = engines.values()
-        entry = MockConfigEntry(
-            domain="moxie",
-            title="Moxie",
-            data={
-                "name": "Moxie",
-                "base_topic": "moxie",
-                "language": "en",
-                "url": ollama.url,
-                "pipeline": PipelineSettings(stt_engine=stt_id, tts_engine=tts_streaming),
-            },
-            unique_id="moxie",
-            version=1,
-            subentries_data=[
-                ConfigSubentryData(
-                    data={"model": "qwen3:4b", "prompt": "You are Moxie."},
-                    subentry_type="conversation",
-                    title="Moxie",
-                    unique_id=None,
-                )
-            ],
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        try:
-            yield hass, entry, engines
-        finally:
-            await hass.config_entries.async_unload(entry.entry_id)
-            await hass.config_entries.async_unload(mqtt_entry.entry_id)
-            await hass.async_stop(force=True)
 
 
 async def voice_turn(
@@ -179,21 +83,12 @@ async def voice_turn(
             yield pcm[start : start + step]
         marks["end of speech"] = time.monotonic()
 
-    async def read_audio(token: str) -> None:
-        """Read the answer's audio as a satellite does; note the first sound after the header."""
-        stream = tts.async_get_stream(hass, token)
-        assert stream is not None
-        received = 0
-        async for chunk in stream.async_stream_result():
-            received += len(chunk)
-            if received > 44 and not first_audio.done():
-                first_audio.set_result(time.monotonic())
-
     def on_event(event: assist_pipeline.PipelineEvent) -> None:
         now = time.monotonic()
         data: dict[str, Any] = event.data or {}
         if event.type == "run-start":
-            readers.append(hass.async_create_task(read_audio(data["tts_output"]["token"])))
+            token = data["tts_output"]["token"]
+            readers.append(hass.async_create_task(read_first_audio(hass, token, first_audio)))
         elif event.type == "stt-end":
             marks["speech-to-text done"] = now
         elif event.type == "tts-start" or (
@@ -249,26 +144,16 @@ async def run(runs: int) -> None:
             (workdir / name).mkdir()
         broker = Mosquitto(workdir / "broker", persistence=False)
         broker.start()
-        whisper = LaunchedServer(
-            "whisper",
-            workdir / "whisper",
-            ["--model", str(whisper_model_dir()), "--language", "en", "--local-files-only"],
-        )
-        piper = LaunchedServer("piper", workdir / "piper", ["--voice", JOE_VOICE, "--offline"])
-        piper_whole = LaunchedServer(
-            "piper",
-            workdir / "piper_whole",
-            ["--voice", JOE_VOICE, "--offline", "--", "--no-streaming"],
-        )
+        whisper = whisper_server(workdir / "whisper")
+        piper = joe_piper(workdir / "piper")
+        piper_whole = joe_piper(workdir / "piper_whole", "--", "--no-streaming")
         servers = [whisper, piper, piper_whole]
-        for server in (piper, piper_whole):
-            link_joe(server.data_dir / "piper")
         for server in servers:
             server.start()
         ollama = SlowStartOllama(models=["qwen3:4b"], token_interval=1 / TOKENS_PER_SECOND)
         await ollama.start()
         try:
-            async with home_assistant(workdir / "ha", broker, ollama, servers) as (
+            async with english_moxie(workdir / "ha", broker, ollama, servers) as (
                 hass,
                 entry,
                 engines,
@@ -278,7 +163,7 @@ async def run(runs: int) -> None:
                 pipeline_id = moxie.pipeline_id
                 if pipeline_id is None:
                     raise RuntimeError("Moxie's pipeline was not created (run with BENCH_LOG=1)")
-                stt_id, tts_streaming, tts_whole = engines.values()
+                stt_id, tts_streaming, tts_whole = engines
                 results: dict[str, list[list[float]]] = {}
                 names = (star(index) for index in range(2 * (runs + 1)))
                 for label, tts_engine in (("streaming", tts_streaming), ("whole", tts_whole)):

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable
-import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 import logging
 import os
@@ -33,35 +32,30 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any, override
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aiohttp import web  # noqa: E402
-from homeassistant import loader  # noqa: E402
-from homeassistant.components import assist_pipeline, mqtt, stt, tts  # noqa: E402
-from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData  # noqa: E402
+from homeassistant.components import assist_pipeline  # noqa: E402
 from homeassistant.core import Context, HomeAssistant  # noqa: E402
-from homeassistant.helpers import entity_registry as er, frame  # noqa: E402
-from homeassistant.setup import async_setup_component  # noqa: E402
-from pytest_homeassistant_custom_component.common import (  # noqa: E402
-    MockConfigEntry,
-    async_test_home_assistant,
-)
 
+from bench.common import (  # noqa: E402
+    FIRST_TOKEN_DELAY,
+    METADATA,
+    TOKENS_PER_SECOND,
+    SlowStartOllama,
+    english_moxie,
+    joe_piper,
+    read_first_audio,
+    until,
+    whisper_server,
+)
 from custom_components.moxie.assist_satellite import MoxieSatellite  # noqa: E402
-from custom_components.moxie.pipeline import PipelineSettings  # noqa: E402
 from tests.broker import Mosquitto, free_port  # noqa: E402
 from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from tests.speaker.peers import SpeakerProcess, get_json  # noqa: E402
-from tests.voice_servers import (  # noqa: E402
-    JOE_VOICE,
-    LaunchedServer,
-    joe_pcm16,
-    link_joe,
-    whisper_model_dir,
-)
+from tests.speaker.peers import SpeakerProcess, history  # noqa: E402
+from tests.voice_servers import joe_pcm16  # noqa: E402
 from tests.wyoming_mic import WyomingMic  # noqa: E402
 
 QUESTION = "What is the weather like in the garden today?"
@@ -72,40 +66,14 @@ STORY = (
     "every night. One night it counted so many that it forgot where it had started."
 )
 NAMES = ["Luna", "Nova", "Pip", "Vega", "Mira", "Tico", "Bela", "Rigel", "Lyra", "Orin", "Sol"]
-TOKENS_PER_SECOND = 15
-FIRST_TOKEN_DELAY = 0.5
 GOAL = 1.3
 STEPS = (
     "speech-to-text",
     "transcript -> first clause at the speaker",
     "first clause -> its first audio",
 )
-METADATA = stt.SpeechMetadata(
-    language="",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
 CHUNK = 1024 * 2  # bytes of 16 kHz mono audio per chunk, as the mic sends
 WALL = time.time() - time.monotonic()  # wall clock (the speaker's) -> this process' monotonic
-
-
-class SlowStartOllama(OllamaServer):
-    """The loopback Ollama, taking a while before its first token (prompt processing)."""
-
-    @override
-    async def _chat(self, request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(FIRST_TOKEN_DELAY)
-        return await super()._chat(request)
-
-
-async def until(condition: Callable[[], bool], limit: float = 90) -> None:
-    """Wait until condition holds."""
-    async with asyncio.timeout(limit):
-        while not condition():  # noqa: ASYNC110 (states and peers have no event to wait on)
-            await asyncio.sleep(0.01)
 
 
 def speech_start(pcm: bytes) -> float:
@@ -114,78 +82,6 @@ def speech_start(pcm: bytes) -> float:
         if abs(int.from_bytes(pcm[index : index + 2], "little", signed=True)) > 800:
             return index / 2 / 16000
     return 0.0
-
-
-@contextlib.asynccontextmanager
-async def home_assistant(
-    workdir: Path,
-    broker: Mosquitto,
-    ollama: OllamaServer,
-    servers: list[LaunchedServer],
-    mic: WyomingMic,
-) -> AsyncIterator[tuple[HomeAssistant, MockConfigEntry]]:
-    """Run a real Home Assistant: MQTT, Wyoming, an English Moxie with its pipeline and mic."""
-    (workdir / "configuration.yaml").write_text("", encoding="utf-8")
-    async with async_test_home_assistant(config_dir=str(workdir)) as hass:
-        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-        frame.async_setup(hass)
-        assert await async_setup_component(hass, "homeassistant", {})
-        http = {"server_host": ["127.0.0.1"], "server_port": free_port()}
-        assert await async_setup_component(hass, "http", {"http": http})
-        mqtt_entry = MockConfigEntry(
-            domain=mqtt.DOMAIN, data={"broker": broker.host, "port": broker.port}
-        )
-        mqtt_entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(mqtt_entry.entry_id)
-        await until(lambda: mqtt.is_connected(hass))
-        engines: list[str] = []
-        registry = er.async_get(hass)
-        for server in servers:
-            result = await hass.config_entries.flow.async_init(
-                "wyoming",
-                context={"source": SOURCE_USER},
-                data={"host": server.host, "port": server.port},
-            )
-            await hass.async_block_till_done()
-            [entity] = er.async_entries_for_config_entry(registry, result["result"].entry_id)
-            engines.append(entity.entity_id)
-        assert await async_setup_component(hass, "assist_pipeline", {})
-        entry = MockConfigEntry(
-            domain="moxie",
-            title="Moxie",
-            data={
-                "name": "Moxie",
-                "base_topic": "moxie",
-                "language": "en",
-                "url": ollama.url,
-                "pipeline": PipelineSettings(stt_engine=engines[0], tts_engine=engines[1]),
-            },
-            options={"mic_host": mic.host, "mic_port": mic.port},
-            unique_id="moxie",
-            version=1,
-            subentries_data=[
-                ConfigSubentryData(
-                    data={"model": "qwen3:4b", "prompt": "You are Moxie."},
-                    subentry_type="conversation",
-                    title="Moxie",
-                    unique_id=None,
-                )
-            ],
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
-        try:
-            yield hass, entry
-        finally:
-            await hass.config_entries.async_unload(entry.entry_id)
-            await hass.config_entries.async_unload(mqtt_entry.entry_id)
-            await hass.async_stop(force=True)
-
-
-async def speaker_history(speaker: SpeakerProcess) -> list[dict[str, Any]]:
-    """Return the speaker's recent utterances, oldest first."""
-    return list(reversed((await get_json(f"{speaker.url}/api/queue"))["history"]))
 
 
 def first_audio(entry: dict[str, Any]) -> float:
@@ -238,9 +134,7 @@ async def _answer_entries(
     async with asyncio.timeout(90):
         while True:
             entries = [
-                e
-                for e in await speaker_history(speaker)
-                if e["text"] in answer and e["received"] >= since
+                e for e in await history(speaker) if e["text"] in answer and e["received"] >= since
             ]
             if " ".join(e["text"] for e in entries).endswith(answer.rstrip()[-10:]):
                 return entries
@@ -270,19 +164,11 @@ async def home_assistant_turn(rig: Rig, name: str) -> tuple[float, float]:
             sent += 1
             await asyncio.sleep(max(0.0, start + sent * CHUNK / 32000 - time.monotonic()))
 
-    async def read_audio(token: str) -> None:
-        stream = tts.async_get_stream(hass, token)
-        assert stream is not None
-        received = 0
-        async for chunk in stream.async_stream_result():
-            received += len(chunk)
-            if received > 44 and not first.done():
-                first.set_result(time.monotonic())
-
     def on_event(event: assist_pipeline.PipelineEvent) -> None:
         data: dict[str, Any] = event.data or {}
         if event.type == "run-start":
-            readers.append(hass.async_create_task(read_audio(data["tts_output"]["token"])))
+            token = data["tts_output"]["token"]
+            readers.append(hass.async_create_task(read_first_audio(hass, token, first)))
         elif event.type == "stt-vad-end":
             marks["vad end"] = time.monotonic()
         elif event.type == "error":
@@ -327,9 +213,7 @@ async def barge_in_turn(rig: Rig, name: str) -> float:
     await _answer_entries(speaker, f"It is noon, {name}.", since)
     await until(lambda: satellite.state == "idle")
     stopped = [
-        e
-        for e in await speaker_history(speaker)
-        if e["outcome"] == "stopped" and e["text"] in story
+        e for e in await history(speaker) if e["outcome"] == "stopped" and e["text"] in story
     ]
     return float(stopped[-1]["finished"]) - WALL - talking_at
 
@@ -349,13 +233,8 @@ async def run(runs: int) -> None:
             (workdir / name).mkdir()
         broker = Mosquitto(workdir / "broker", persistence=False)
         broker.start()
-        whisper = LaunchedServer(
-            "whisper",
-            workdir / "whisper",
-            ["--model", str(whisper_model_dir()), "--language", "en", "--local-files-only"],
-        )
-        piper = LaunchedServer("piper", workdir / "piper", ["--voice", JOE_VOICE, "--offline"])
-        link_joe(piper.data_dir / "piper")
+        whisper = whisper_server(workdir / "whisper")
+        piper = joe_piper(workdir / "piper")
         for server in (whisper, piper):
             server.start()
         speaker = SpeakerProcess(workdir / "speaker", broker, piper.uri)
@@ -367,10 +246,10 @@ async def run(runs: int) -> None:
         names = iter(f"{n}{i}" for i in range(100) for n in NAMES)
         results: dict[str, list[float]] = {}
         try:
-            async with home_assistant(workdir / "ha", broker, ollama, [whisper, piper], mic) as (
-                hass,
-                entry,
-            ):
+            mic_options = {"mic_host": mic.host, "mic_port": mic.port}
+            async with english_moxie(
+                workdir / "ha", broker, ollama, [whisper, piper], mic_options
+            ) as (hass, entry, _):
                 satellite = entry.runtime_data.satellite
                 pipeline = entry.runtime_data.pipeline
                 assert satellite is not None

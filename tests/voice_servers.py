@@ -69,6 +69,36 @@ def outside_free_port() -> int:
     return int(out.stdout)
 
 
+def wait_for_log(
+    proc: subprocess.Popen[bytes], log: Path, marker: str, timeout: float, name: str = "process"
+) -> None:
+    """Wait until the process logged marker; fail if it exits first or takes over timeout s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if marker in text:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {text[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: {marker!r} not logged in {timeout} s: {text[-3000:]}")
+        time.sleep(0.05)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> int | None:
+    """SIGTERM, as a service manager would (killed when it does not go); the exit code."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class LaunchedServer:
     """A Moxie launcher (`python -m wyoming_servers.launchers.<name>`) on a loopback port.
 
@@ -109,27 +139,12 @@ class LaunchedServer:
             self._proc = subprocess.Popen(
                 self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env
             )
-        deadline = time.monotonic() + WAIT
-        while "__main__:Ready" not in self.log_text():
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not ready in {WAIT} s: {self.log_text()[-3000:]}")
-            time.sleep(0.05)
+        wait_for_log(self._proc, self.log, "__main__:Ready", WAIT, self.name)
 
     def stop(self) -> int | None:
         """SIGTERM, as a service manager would (killed when it does not go); the exit code."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return proc.returncode
+        return stop_process(proc)
 
 
 @pytest.fixture(scope="session")

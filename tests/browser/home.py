@@ -23,7 +23,7 @@ from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from playwright.async_api import APIRequestContext
 
 from tests.ollama_fixtures import AGENT_OPTIONS
-from tests.speaker.peers import ROOT, _terminate, _wait_for_log, outside_free_port
+from tests.voice_servers import ROOT, outside_free_port, stop_process, wait_for_log
 
 USERNAME = "parent"
 PASSWORD = "moxie-secret-1"  # noqa: S105 - the test owner of a throwaway Home Assistant
@@ -120,10 +120,10 @@ class OllamaProcess:
                 cwd=ROOT,
                 env=env,
             )
-        _wait_for_log(self._proc, self.log, "Ready", 60)
+        wait_for_log(self._proc, self.log, "Ready", 60)
 
     def stop(self) -> None:
-        _terminate(self._proc)
+        stop_process(self._proc)
 
 
 class RealHome:
@@ -304,4 +304,4 @@ class RealHome:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        _terminate(self._proc)
+        stop_process(self._proc)

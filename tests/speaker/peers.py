@@ -10,11 +10,9 @@ from collections.abc import Callable, Sequence
 import contextlib
 import os
 from pathlib import Path
-import signal
 import ssl
 import subprocess
 import sys
-import time
 from typing import Any, Self
 import wave
 
@@ -26,38 +24,10 @@ from wyoming.tts import Synthesize
 
 from tests.broker import Mosquitto, free_port
 from tests.speaker.voice import VOICE_NAME
+from tests.voice_servers import outside_free_port, stop_process, wait_for_log
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # generous bound for a loaded 2-core machine
-
-
-def outside_free_port() -> int:
-    """Find a free loopback port in a child process (session fixtures run with sockets blocked)."""
-    code = "from tests.broker import free_port; print(free_port())"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
-    return int(out.stdout)
-
-
-def _wait_for_log(proc: subprocess.Popen[bytes], log: Path, marker: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and marker in log.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited: {log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.05)
-    raise RuntimeError(f"{marker!r} not logged in {timeout} s: {log.read_text()[-2000:]}")
-
-
-def _terminate(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class PiperServer:
@@ -89,11 +59,11 @@ class PiperServer:
             argv.append("--no-streaming")
         with log.open("wb") as out:
             self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        _wait_for_log(self._proc, log, "Ready", WAIT)
+        wait_for_log(self._proc, log, "Ready", WAIT)
 
     def stop(self) -> None:
         """Kill the server."""
-        _terminate(self._proc)
+        stop_process(self._proc)
         self._proc = None
 
 
@@ -128,11 +98,11 @@ class SpeakerProcess:
             self._proc = subprocess.Popen(
                 self.argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT
             )
-        _wait_for_log(self._proc, self.log, "Ready:", WAIT)
+        wait_for_log(self._proc, self.log, "Ready:", WAIT)
 
     def stop(self) -> None:
         """SIGTERM, as a service manager would."""
-        _terminate(self._proc)
+        stop_process(self._proc)
         self._proc = None
 
     def kill(self) -> None:

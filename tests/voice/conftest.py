@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from wyoming.client import AsyncTcpClient
@@ -22,7 +20,13 @@ from tests.moxie.conftest import (  # noqa: F401 (Moxie's brain for the first-cl
     mqtt_ready,
     ollama_server,
 )
-from tests.voice_servers import JOE_VOICE, joe_voice_dir, outside_free_port
+from tests.voice_servers import (
+    JOE_VOICE,
+    joe_voice_dir,
+    outside_free_port,
+    stop_process,
+    wait_for_log,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 120.0  # generous bound for a loaded 2-core machine
@@ -58,25 +62,12 @@ class MoxieTts:
         """Start and wait for "Ready" (logged once the voice is loaded and warm)."""
         with self.log.open("ab") as out:
             self._proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + WAIT
-        while "Ready:" not in self.log_text():
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"moxie-tts exited: {self.log_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"moxie-tts not ready in {WAIT} s: {self.log_text()[-3000:]}")
-            time.sleep(0.05)
+        wait_for_log(self._proc, self.log, "Ready:", WAIT, "moxie-tts")
 
     def stop(self) -> None:
         """SIGTERM, as a service manager would."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     @property
     def running(self) -> bool:

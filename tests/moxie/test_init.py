@@ -107,3 +107,23 @@ async def test_setup_retries_while_broker_is_down(
             await asyncio.sleep(0.05)
     await hass.config_entries.async_reload(entry.entry_id)
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_every_moxie_device_has_its_own_clear_name(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry
+) -> None:
+    """One Moxie, no look-alikes: the robot, its brain and its voice assistant are told apart."""
+    await wait_state(hass, "text.moxie_puppet", lambda s: s.state != "unavailable")
+    devices = dr.async_get(hass)
+    moxie_devices = [
+        device
+        for device in devices.devices
+        if ("mqtt", "moxie_moxie") in device.identifiers
+        or any(domain == DOMAIN for domain, _ in device.identifiers)
+    ]
+    names = sorted(device.name_by_user or device.name or "" for device in moxie_devices)
+    # Home Assistant runs in English here; the agent is named in the entry's language.
+    assert names == ["Cerebro de Moxie", "Moxie", "Moxie voice assistant"]
+    satellite = er.async_get(hass).async_get("assist_satellite.moxie")
+    assert satellite is not None
+    assert devices.async_get(satellite.device_id).name == "Moxie voice assistant"

@@ -127,7 +127,7 @@ class RealHome:
             "data": AGENT_OPTIONS,
             "subentry_id": uuid.uuid4().hex[:26].upper(),
             "subentry_type": "conversation",
-            "title": "Moxie",
+            "title": "Cerebro de Moxie",  # the name the config flow gives it
             "unique_id": None,
         }
         entries = [

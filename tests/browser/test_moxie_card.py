@@ -291,6 +291,42 @@ def test_settings_show_moxies_logo_and_blueprints(stack: Stack) -> None:
     _in_browser(stack, "es", DESKTOP, steps)
 
 
+def test_devices_show_one_clearly_named_moxie_in_spanish(stack: Stack) -> None:
+    """Settings > Dispositivos: the robot, its brain and its voice assistant, named apart."""
+
+    async def steps(page: Page) -> None:
+        await page.goto(f"{stack.home.url}/config/devices/dashboard")
+        # Each Moxie device shows once, under its own name, in the Device column.
+        for name in ("Moxie", "Cerebro de Moxie", "Asistente de voz Moxie"):
+            await expect(page.get_by_role("rowheader", name=name, exact=True)).to_have_count(1)
+        await page.screenshot(path=stack.shots / "devices-es.png")
+        devices = await page.evaluate(
+            """async () => {
+                const hass = document.querySelector('home-assistant').hass;
+                return await hass.callWS({type: 'config/device_registry/list'});
+            }"""
+        )
+        moxie = [
+            device
+            for device in devices
+            if any(
+                ident[0] == "moxie" or ident == ["mqtt", "moxie_moxie"]
+                for ident in device["identifiers"]
+            )
+        ]
+        names = sorted(device["name_by_user"] or device["name"] for device in moxie)
+        assert names == ["Asistente de voz Moxie", "Cerebro de Moxie", "Moxie"]
+
+        # The robot's device: its entities and the speaker's, all in Spanish.
+        [robot] = [d for d in moxie if ["mqtt", "moxie_moxie"] in d["identifiers"]]
+        await page.goto(f"{stack.home.url}/config/devices/device/{robot['id']}")
+        for name in ("Marioneta", "Habla", "Estado", "Hablando", "Volumen del altavoz"):
+            await expect(page.get_by_text(name, exact=True).first).to_be_visible()
+        await page.screenshot(path=stack.shots / "device-moxie-es.png")
+
+    _in_browser(stack, "es", DESKTOP, steps)
+
+
 def test_puppet_line_reaches_the_broker_and_the_conversation(
     stack: Stack, probe: MqttProbe
 ) -> None:

@@ -43,8 +43,9 @@ from wyoming.tts import (  # noqa: E402
     SynthesizeStop,
 )
 
-from bench.common import home_assistant, loaded, moxie_entry, speaker_on, until  # noqa: E402
+from bench.common import home_assistant, loaded, speaker_on, until  # noqa: E402
 from tests.broker import Mosquitto  # noqa: E402
+from tests.moxie.pipeline_helpers import moxie_entry  # noqa: E402
 from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
 from tests.speaker.peers import PiperServer  # noqa: E402
 from tests.speaker.voice import write_voice  # noqa: E402
@@ -56,6 +57,7 @@ ANSWER = (
     "Su luz viaja durante muchísimos años hasta llegar a tus ojos. ¿Quieres saber más?"
 )
 TOKENS = tokenize(ANSWER)
+AGENT = {"model": "qwen3:4b", "prompt": "Eres Moxie."}  # Moxie's agent (subentry) options
 
 
 class ProbeSink(NullSink):
@@ -149,7 +151,7 @@ async def run(runs: int, interval: float) -> None:
             async with (
                 speaker_on(broker, WyomingSynth(piper.uri), sink, "agent-bench-speaker") as speaker,
                 home_assistant(workdir / "ha", broker) as hass,
-                loaded(hass, moxie_entry(ollama.url, "es", "Eres Moxie.")),
+                loaded(hass, moxie_entry(ollama.url, "es", AGENT)),
                 aiomqtt.Client(broker.host, broker.port) as probe,
             ):
                 await probe.subscribe("moxie/tts/text", qos=1)

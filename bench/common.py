@@ -16,7 +16,7 @@ from typing import Any, override
 from aiohttp import web
 from homeassistant import loader
 from homeassistant.components import mqtt, stt, tts
-from homeassistant.config_entries import SOURCE_USER, ConfigSubentryData
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, frame
 from homeassistant.setup import async_setup_component
@@ -27,6 +27,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.moxie.pipeline import PipelineSettings
 from tests.broker import Mosquitto, free_port
+from tests.moxie.pipeline_helpers import moxie_entry
 from tests.ollama_server import OllamaServer
 from tests.voice_servers import JOE_VOICE, LaunchedServer, link_joe, whisper_model_dir
 from wyoming_servers.speaker.discovery import Topics
@@ -89,40 +90,6 @@ async def home_assistant(workdir: Path, broker: Mosquitto) -> AsyncIterator[Home
             await hass.async_stop(force=True)
 
 
-def moxie_entry(
-    url: str,
-    language: str,
-    prompt: str,
-    pipeline: PipelineSettings | None = None,
-    options: dict[str, Any] | None = None,
-) -> MockConfigEntry:
-    """Moxie (base topic `moxie`) whose brain (agent `Moxie`, qwen3:4b) is the Ollama at url."""
-    data: dict[str, Any] = {
-        "name": "Moxie",
-        "base_topic": "moxie",
-        "language": language,
-        "url": url,
-    }
-    if pipeline is not None:
-        data["pipeline"] = pipeline
-    return MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data=data,
-        options=options,
-        unique_id="moxie",
-        version=1,
-        subentries_data=[
-            ConfigSubentryData(
-                data={"model": "qwen3:4b", "prompt": prompt},
-                subentry_type="conversation",
-                title="Moxie",
-                unique_id=None,
-            )
-        ],
-    )
-
-
 @contextlib.asynccontextmanager
 async def loaded(hass: HomeAssistant, entry: MockConfigEntry) -> AsyncIterator[MockConfigEntry]:
     """Add and set up entry for the time of the block; unload it after."""
@@ -171,7 +138,8 @@ async def english_moxie(
     async with home_assistant(workdir, broker) as hass:
         engines = await add_wyoming(hass, servers)
         pipeline = PipelineSettings(stt_engine=engines[0], tts_engine=engines[1])
-        entry = moxie_entry(ollama.url, "en", "You are Moxie.", pipeline, options)
+        agent = {"model": "qwen3:4b", "prompt": "You are Moxie."}
+        entry = moxie_entry(ollama.url, "en", agent, pipeline, options)
         async with loaded(hass, entry):
             yield hass, entry, engines
 

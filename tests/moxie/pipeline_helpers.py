@@ -7,6 +7,7 @@ Ollama, optionally with pipeline settings in its data (`pipeline_settings` fixtu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "Engines",
     "english_moxie",
     "list_pipelines",
+    "moxie_entry",
     "pipeline_settings",
     "wyoming",
 ]
@@ -67,6 +69,37 @@ async def wyoming(
     return Engines(stt=engines["stt"], tts=engines["tts"])
 
 
+def moxie_entry(
+    url: str,
+    language: str,
+    agent: dict[str, Any],
+    pipeline: Mapping[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+) -> MockConfigEntry:
+    """A Moxie entry (base topic `moxie`) whose agent `Moxie` (options: agent) talks to url."""
+    data: dict[str, Any] = {
+        "name": "Moxie",
+        "base_topic": "moxie",
+        "language": language,
+        "url": url,
+    }
+    if pipeline is not None:
+        data["pipeline"] = pipeline
+    return MockConfigEntry(
+        domain="moxie",
+        title="Moxie",
+        data=data,
+        options=options,
+        unique_id="moxie",
+        version=1,
+        subentries_data=[
+            ConfigSubentryData(
+                data=agent, subentry_type="conversation", title="Moxie", unique_id=None
+            )
+        ],
+    )
+
+
 @pytest.fixture
 def pipeline_settings() -> dict[str, Any] | None:
     """Pipeline settings in the English Moxie's data (override per test; None: none)."""
@@ -86,34 +119,16 @@ async def english_moxie(
     mosquitto: Mosquitto,
 ) -> MockConfigEntry:
     """A loaded English Moxie (agent `conversation.moxie`) set up after the Wyoming engines."""
-    data: dict[str, Any] = {
-        "name": "Moxie",
-        "base_topic": "moxie",
-        "language": "en",
-        "url": ollama_server.url,
-    }
+    pipeline: dict[str, Any] | None = None
     if pipeline_settings is not None:
-        data["pipeline"] = {
+        pipeline = {
             "stt_engine": wyoming.stt,
             "tts_engine": wyoming.tts,
             "tts_voice": None,
             "preferred": False,
         } | pipeline_settings
-    entry = MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data=data,
-        unique_id="moxie",
-        version=1,
-        subentries_data=[
-            ConfigSubentryData(
-                data=agent_options | {"prompt": "You are Moxie."},
-                subentry_type="conversation",
-                title="Moxie",
-                unique_id=None,
-            )
-        ],
-    )
+    agent = agent_options | {"prompt": "You are Moxie."}
+    entry = moxie_entry(ollama_server.url, "en", agent, pipeline)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

@@ -21,6 +21,8 @@ import time
 from typing import Any
 import uuid
 
+from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = """\
 homeassistant:
@@ -34,7 +36,6 @@ frontend:
 config:
 api:
 diagnostics:
-http: !include http.yaml
 automation: !include automations.yaml
 script: !include scripts.yaml
 scene: !include scenes.yaml
@@ -76,7 +77,6 @@ def config_entry(
 
 # What a configuration written by an older develop script lacks, appended once.
 INCLUDES = {
-    "http:": "http: !include http.yaml\n",
     "automation:": "automation: !include automations.yaml\n",
     "script:": "script: !include scripts.yaml\n",
     "scene:": "scene: !include scenes.yaml\n",
@@ -98,17 +98,16 @@ def prepare_config(config_dir: Path, mqtt_port: int, http_port: int) -> None:
     for name, content in EMPTY_FILES.items():
         if not (config_dir / name).exists():
             (config_dir / name).write_text(content, encoding="utf-8")
-    (config_dir / "http.yaml").write_text(f"server_port: {http_port}\n", encoding="utf-8")
     custom = config_dir / "custom_components"
     custom.mkdir(exist_ok=True)
     link = custom / "moxie"
     if not link.exists():
         link.symlink_to(ROOT / "custom_components" / "moxie")
     storage = config_dir / ".storage"
+    write_http_port(storage, http_port)
     entries_path = storage / "core.config_entries"
     if entries_path.exists():
         return
-    storage.mkdir(exist_ok=True)
     entries = [
         config_entry("mqtt", "Local broker", {"broker": "127.0.0.1", "port": mqtt_port}, None),
         config_entry(
@@ -127,6 +126,39 @@ def prepare_config(config_dir: Path, mqtt_port: int, http_port: int) -> None:
         ),
         encoding="utf-8",
     )
+
+
+def write_http_port(storage: Path, port: int, host: str | None = None) -> None:
+    """Set the web port where Home Assistant 2026 keeps it: storage, as Settings > Network does.
+
+    (An `http:` YAML section would be taken as a pending change for the owner to confirm.)
+    """
+    storage.mkdir(parents=True, exist_ok=True)
+    path = storage / "http"
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["data"]["stable"]["server_port"] = port
+    else:
+        settings: dict[str, Any] = {"server_port": port}
+        if host is not None:
+            settings["server_host"] = [host]
+        stable = HTTP_STORAGE_SCHEMA(settings)
+        data = {
+            "version": 2,
+            "minor_version": 2,
+            "key": "http",
+            "data": {
+                "stable": {
+                    **stable,
+                    "created_at": "2026-01-01T00:00:00+00:00",
+                    "error": None,
+                    "error_message": None,
+                },
+                "pending": None,
+                "yaml_migration_done": True,
+            },
+        }
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 def start_broker(kind: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:

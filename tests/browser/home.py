@@ -19,10 +19,9 @@ import time
 from typing import Any
 import uuid
 
-from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from playwright.async_api import APIRequestContext
 
-from scripts.dev_home import config_entry
+from scripts.dev_home import config_entry, write_http_port
 from tests.ollama_fixtures import AGENT_OPTIONS
 from tests.voice_servers import ROOT, outside_free_port, stop_process, wait_for_log
 
@@ -144,25 +143,7 @@ class RealHome:
         ]
         storage = self.config / ".storage"
         storage.mkdir()
-        # The web server's settings live in storage since 2026 (YAML would be migrated and
-        # shown as a trial to confirm): the port as if chosen in Settings > Network.
-        http = HTTP_STORAGE_SCHEMA({"server_host": ["127.0.0.1"], "server_port": self.port})
-        stable = {**http, "created_at": "2026-01-01T00:00:00+00:00", "error": None}
-        (storage / "http").write_text(
-            json.dumps(
-                {
-                    "version": 2,
-                    "minor_version": 2,
-                    "key": "http",
-                    "data": {
-                        "stable": {**stable, "error_message": None},
-                        "pending": None,
-                        "yaml_migration_done": True,
-                    },
-                }
-            ),
-            encoding="utf-8",
-        )
+        write_http_port(storage, self.port, host="127.0.0.1")
         (storage / "core.config_entries").write_text(
             json.dumps(
                 {

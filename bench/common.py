@@ -145,14 +145,21 @@ async def english_moxie(
 
 
 def whisper_server(workdir: Path) -> LaunchedServer:
-    """moxie-whisper with Whisper tiny.en, English, offline (not started)."""
-    args = ["--model", str(whisper_model_dir()), "--language", "en", "--local-files-only"]
+    """moxie-whisper with Whisper tiny.en, English, offline, not announced (not started)."""
+    args = [
+        "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
+        "--no-zeroconf",
+    ]  # fmt: skip
     return LaunchedServer("whisper", workdir, args)
 
 
 def joe_piper(workdir: Path, *extra: str) -> LaunchedServer:
-    """moxie-piper (upstream wyoming-piper) with the joe voice, offline (not started)."""
-    server = LaunchedServer("piper", workdir, ["--voice", JOE_VOICE, "--offline", *extra])
+    """moxie-piper (upstream wyoming-piper) with the joe voice, offline (not started).
+
+    Not announced over zeroconf: a benchmark runs two Pipers, which would claim one name.
+    """
+    args = ["--voice", JOE_VOICE, "--offline", "--no-zeroconf", *extra]
+    server = LaunchedServer("piper", workdir, args)
     link_joe(server.data_dir / "piper")
     return server
 

@@ -9,6 +9,7 @@ from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import EVENT_DATA_ENTRY_FLOW_PROGRESS_UPDATE, FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -367,11 +368,20 @@ async def test_reconfigure_removes_then_adds_the_brain(
     hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
 ) -> None:
     """An empty URL removes the brain (and its entities go); a URL brings one agent back."""
+    entities, devices = er.async_get(hass), dr.async_get(hass)
+    agent = entities.async_get("conversation.moxie")
+    assert agent is not None
+    assert agent.device_id is not None
+    agent_device = agent.device_id
     for subentry_id in list(moxie_brain.subentries):
         hass.config_entries.async_remove_subentry(moxie_brain, subentry_id)
     await hass.async_block_till_done()
     assert hass.states.get("conversation.moxie") is None
     assert hass.states.get("switch.moxie_puppet_takeover") is None
+    # Home Assistant removed them with their subentry: registry entries and the agent's device.
+    assert entities.async_get("conversation.moxie") is None
+    assert entities.async_get("switch.moxie_puppet_takeover") is None
+    assert devices.async_get(agent_device) is None
 
     result = await moxie_brain.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], USER_INPUT)

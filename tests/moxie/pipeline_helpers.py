@@ -26,6 +26,7 @@ from tests.voice_servers import LaunchedServer
 
 __all__ = [
     "Engines",
+    "create_pipeline",
     "english_moxie",
     "list_pipelines",
     "moxie_entry",
@@ -147,3 +148,37 @@ async def list_pipelines(
     response = await client.receive_json()
     assert response["success"], response
     return response["result"]["pipelines"], response["result"]["preferred_pipeline"]
+
+
+async def create_pipeline(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    name: str,
+    engines: Engines,
+    *,
+    agent: str = "conversation.moxie",
+    voice: str | None = None,
+    wake_word: str | None = None,
+) -> dict[str, Any]:
+    """Create an English pipeline on the Wyoming engines as Assist's settings page does."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline/create",
+            "name": name,
+            "language": "en",
+            "conversation_engine": agent,
+            "conversation_language": "en",
+            "stt_engine": engines.stt,
+            "stt_language": "en",
+            "tts_engine": engines.tts,
+            "tts_language": "en_US",
+            "tts_voice": voice,
+            "wake_word_entity": wake_word,
+            "wake_word_id": "okay_nabu" if wake_word else None,
+        }
+    )
+    created = await client.receive_json()
+    assert created["success"], created
+    result: dict[str, Any] = created["result"]
+    return result

@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.typing import (
 
 from tests.moxie.pipeline_helpers import (  # noqa: F401
     Engines,
+    create_pipeline,
     english_moxie,
     list_pipelines,
     pipeline_settings,
@@ -171,25 +172,9 @@ async def test_options_reuse_a_matching_pipeline_and_keep_the_users_edits(
     english_moxie: MockConfigEntry,
 ) -> None:
     """A pipeline the user already made for Moxie is adopted, never duplicated nor rewritten."""
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "name": "Moxie in the living room",
-            "language": "en",
-            "conversation_engine": "conversation.moxie",
-            "conversation_language": "en",
-            "stt_engine": wyoming.stt,
-            "stt_language": "en",
-            "tts_engine": wyoming.tts,
-            "tts_language": "en_US",
-            "tts_voice": JOE,
-            "wake_word_entity": None,
-            "wake_word_id": None,
-        }
+    mine = await create_pipeline(
+        hass, hass_ws_client, "Moxie in the living room", wyoming, voice=JOE
     )
-    mine = await client.receive_json()
-    assert mine["success"], mine
 
     result = await hass.config_entries.options.async_init(english_moxie.entry_id)
     assert result["step_id"] == "init"
@@ -200,14 +185,14 @@ async def test_options_reuse_a_matching_pipeline_and_keep_the_users_edits(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
     [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
-    assert pipeline == mine["result"]
+    assert pipeline == mine
     assert english_moxie.data["pipeline"]["id"] == pipeline["id"]
 
     await hass.config_entries.async_reload(english_moxie.entry_id)
     await hass.async_block_till_done()
     pipelines, before = await list_pipelines(hass, hass_ws_client)
     [pipeline] = moxie_pipelines(pipelines)
-    assert pipeline == mine["result"]
+    assert pipeline == mine
 
     # Made preferred later from Configure; removing Moxie hands the preference back.
     result = await hass.config_entries.options.async_init(english_moxie.entry_id)

@@ -29,7 +29,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from tests.broker import Mosquitto, free_port
 from tests.moxie.conftest import wait_state
-from tests.moxie.pipeline_helpers import Engines, english_moxie, wyoming  # noqa: F401
+from tests.moxie.pipeline_helpers import Engines, create_pipeline, english_moxie, wyoming  # noqa: F401
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_server import ChatReply, OllamaServer
 from tests.speaker.peers import SpeakerProcess, history, wait_connected, wait_history
@@ -416,24 +416,9 @@ async def test_another_agents_answer_is_said_by_the_satellite(
     probe: MqttProbe,
 ) -> None:
     """With a pipeline whose agent is Home Assistant's, the satellite mirrors the answer itself."""
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "name": "Built-in",
-            "language": "en",
-            "conversation_engine": "conversation.home_assistant",
-            "conversation_language": "en",
-            "stt_engine": wyoming.stt,
-            "stt_language": "en",
-            "tts_engine": wyoming.tts,
-            "tts_language": "en_US",
-            "tts_voice": None,
-            "wake_word_entity": None,
-            "wake_word_id": None,
-        }
+    await create_pipeline(
+        hass, hass_ws_client, "Built-in", wyoming, agent="conversation.home_assistant"
     )
-    assert (await client.receive_json())["success"]
     await hass.services.async_call(
         "select",
         "select_option",
@@ -510,24 +495,9 @@ async def test_wake_word_starts_a_question_and_talking_over_moxie_still_stops_it
     probe: MqttProbe,
 ) -> None:
     """With a wake word in the pipeline Moxie waits for "okay nabu", even while it speaks."""
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "name": "Moxie with a wake word",
-            "language": "en",
-            "conversation_engine": "conversation.moxie",
-            "conversation_language": "en",
-            "stt_engine": wyoming.stt,
-            "stt_language": "en",
-            "tts_engine": wyoming.tts,
-            "tts_language": "en_US",
-            "tts_voice": None,
-            "wake_word_entity": wake_word,
-            "wake_word_id": "okay_nabu",
-        }
+    await create_pipeline(
+        hass, hass_ws_client, "Moxie with a wake word", wyoming, wake_word=wake_word
     )
-    assert (await client.receive_json())["success"]
     await hass.services.async_call(
         "select",
         "select_option",

@@ -15,7 +15,7 @@ from typing import Any, override
 
 from aiohttp import web
 from homeassistant import loader
-from homeassistant.components import mqtt, stt, tts
+from homeassistant.components import mqtt, tts
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, frame
@@ -29,7 +29,13 @@ from custom_components.moxie.pipeline import PipelineSettings
 from tests.broker import Mosquitto, free_port
 from tests.moxie.pipeline_helpers import moxie_entry
 from tests.ollama_server import OllamaServer
-from tests.voice_servers import JOE_VOICE, LaunchedServer, link_joe, whisper_model_dir
+from tests.voice_servers import (
+    JOE_VOICE,
+    LaunchedServer,
+    link_joe,
+    stt_metadata,
+    whisper_model_dir,
+)
 from wyoming_servers.speaker.discovery import Topics
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings
 from wyoming_servers.speaker.sinks import Sink
@@ -40,14 +46,7 @@ from wyoming_servers.speaker.synth import WyomingSynth
 TOKENS_PER_SECOND = 15
 FIRST_TOKEN_DELAY = 0.5
 # What a satellite streams to the pipeline: 16 kHz, 16-bit, mono.
-METADATA = stt.SpeechMetadata(
-    language="",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
+METADATA = stt_metadata()
 
 
 class SlowStartOllama(OllamaServer):

@@ -33,6 +33,7 @@ from typing import Any
 import wave
 
 import audioop
+from homeassistant.components import stt
 import pytest
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -204,6 +205,18 @@ def joe_pcm(text: str) -> tuple[bytes, int, int, int]:
     quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
     pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, quiet))
     return pcm, int(voice.config.sample_rate), 2, 1
+
+
+def stt_metadata(language: str = "") -> stt.SpeechMetadata:
+    """Home Assistant's description of joe_pcm16's audio (what a satellite streams)."""
+    return stt.SpeechMetadata(
+        language=language,
+        format=stt.AudioFormats.WAV,
+        codec=stt.AudioCodecs.PCM,
+        bit_rate=stt.AudioBitRates.BITRATE_16,
+        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+        channel=stt.AudioChannels.CHANNEL_MONO,
+    )
 
 
 @functools.cache

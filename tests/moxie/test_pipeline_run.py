@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from homeassistant.components import assist_pipeline, conversation, stt
+from homeassistant.components import assist_pipeline, conversation
 from homeassistant.core import Context, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -26,21 +26,14 @@ from tests.moxie.pipeline_helpers import (  # noqa: F401
 from tests.mqtt_probe import MqttProbe
 from tests.ollama_fixtures import AGENT_OPTIONS
 from tests.ollama_server import ChatReply, OllamaServer
-from tests.voice_servers import SENTENCE, joe_pcm16, same_words_but_name
+from tests.voice_servers import SENTENCE, joe_pcm16, same_words_but_name, stt_metadata
 
 ANSWER = (
     "The kitchen light is on now. Once upon a time, a little star wanted to see the sea, "
     "so it asked the moon for a ride."
 )
 SATELLITE = "assist_satellite.kitchen_voice"
-METADATA = stt.SpeechMetadata(
-    language="",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
+METADATA = stt_metadata()
 
 
 async def audio(pcm: bytes) -> AsyncIterator[bytes]:

@@ -25,6 +25,7 @@ from tests.voice_servers import (
     LaunchedServer,
     joe_pcm16,
     same_words_but_name,
+    stt_metadata,
     transcribe,
 )
 
@@ -93,14 +94,7 @@ async def test_home_assistant_hears_joe_through_moxie_whisper(
     entity = stt.async_get_speech_to_text_entity(ha, entity_id)
     assert entity is not None
     assert "en" in entity.supported_languages
-    metadata = stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
+    metadata = stt_metadata("en")
     result = await entity.internal_async_process_audio_stream(
         metadata, _chunks(joe_pcm16(SENTENCE))
     )

@@ -108,13 +108,18 @@ class WyomingMic:
     async def stop(self) -> None:
         """Hang up on every client and stop listening (the microphone is gone)."""
         server, self._server = self._server, None
-        if server is None:
-            return
-        tasks = list(server._handlers)
-        await server.stop()
-        if server._server is not None:
-            await server._server.wait_closed()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_server(server)
+
+
+async def stop_server(server: AsyncTcpServer | None) -> None:
+    """Hang up on every client of a test Wyoming server and stop listening."""
+    if server is None:
+        return
+    tasks = list(server._handlers)
+    await server.stop()
+    if server._server is not None:
+        await server._server.wait_closed()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class _MicHandler(AsyncEventHandler):

@@ -8,7 +8,6 @@ pymicro-wakeword on the audio. It runs in the test's event loop on a loopback po
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 
 from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
@@ -17,6 +16,8 @@ from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, WakeModel, WakeProgram
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 from wyoming.wake import Detect, Detection, NotDetected
+
+from tests.wyoming_mic import stop_server
 
 ATTRIBUTION = Attribution(name="Open Home Foundation", url="https://github.com/OHF-Voice")
 MODEL = Model.OKAY_NABU
@@ -65,13 +66,7 @@ class WyomingWake:
     async def stop(self) -> None:
         """Hang up on every client and stop listening."""
         server, self._server = self._server, None
-        if server is None:
-            return
-        tasks = list(server._handlers)
-        await server.stop()
-        if server._server is not None:
-            await server._server.wait_closed()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_server(server)
 
 
 class _WakeHandler(AsyncEventHandler):

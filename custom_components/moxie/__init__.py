@@ -32,6 +32,7 @@ from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
 from .pipeline import MoxiePipeline, async_remove_pipeline
 from .services import async_setup_services
+from .speaker_watch import SpeakerWatch
 from .takeover import Takeover
 from .topics import MoxieTopics
 
@@ -65,13 +66,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
     mirror = SpeechMirror(hass, topics, language)
     discovery = MoxieDiscovery(hass, topics, entry.data.get(CONF_NAME, DEFAULT_NAME), language)
-    status = AssistantStatus(hass, topics)
+    speaker = SpeakerWatch(hass, topics)
+    status = AssistantStatus(hass, topics, speaker)
     try:
         await mirror.async_start()
+        await speaker.async_start()
         await status.async_start()
         await discovery.async_start()
     except HomeAssistantError as err:
         mirror.async_stop()
+        speaker.async_stop()
         status.async_stop()
         discovery.async_stop()
         raise ConfigEntryNotReady(
@@ -81,6 +85,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     entry.runtime_data = MoxieData(
         mirror=mirror,
         discovery=discovery,
+        speaker=speaker,
         status=status,
         brain=_async_start_brain(hass, entry),
         takeovers=_async_setup_takeovers(hass, entry, mirror),
@@ -134,6 +139,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> bo
     data = entry.runtime_data
     data.mirror.async_stop()
     data.status.async_stop()
+    data.speaker.async_stop()
     data.discovery.async_stop()
     if data.brain is not None:
         await data.brain.async_close()

@@ -55,7 +55,7 @@ from .models import MoxieConfigEntry
 from .satellite_audio import PreRoll, SpeechStart
 from .satellite_entity import MoxieSatelliteEntity, satellite_unique_id
 from .satellite_mic import WyomingMic
-from .satellite_speaker import START_TIMEOUT, SpeakerWatch
+from .speaker_watch import START_TIMEOUT, SpeakerWatch
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -147,9 +147,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         """Follow the speaker, watch the options, connect the microphone."""
         await super().async_added_to_hass()
         data = self.entry.runtime_data
-        self.speaker = SpeakerWatch(self.hass, data.mirror.topics)
-        await self.speaker.async_start()
-        self.async_on_remove(self.speaker.async_stop)
+        self.speaker = data.speaker
         self.async_on_remove(
             async_dispatcher_connect(self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._entry_changed)
         )

@@ -11,40 +11,34 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-import json
 import logging
 
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
+from .speaker_watch import SAY_BASE, SAY_PER_CHAR, SpeakerWatch
 from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
 
 # How long the speaker may take to start on the answer's last sentence.
 START_GRACE = 5.0
-# How long an answer may take to be heard: a base plus this many seconds per character.
-SPEAK_BASE = 10.0
-SPEAK_PER_CHAR = 0.1
 
 
 class AssistantStatus:
     """Derives Moxie's state from pipeline runs, answers and the speaker; publishes changes."""
 
-    def __init__(self, hass: HomeAssistant, topics: MoxieTopics) -> None:
+    def __init__(self, hass: HomeAssistant, topics: MoxieTopics, speaker: SpeakerWatch) -> None:
         """Prepare; call async_start to follow the speaker and publish `idle`."""
         self.hass = hass
         self.topics = topics
+        self.speaker = speaker
         self.state = "idle"
-        self.speaker_seen = False
-        self.speaker_speaking = False
         self._published: str | None = None
         self._runs: dict[str, str] = {}
         self._thinking: set[object] = set()
         self._answers: dict[object, asyncio.Task[None] | None] = {}
-        self._speaker_changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self._unsubscribe: CALLBACK_TYPE | None = None
 
@@ -53,9 +47,7 @@ class AssistantStatus:
 
         Raises HomeAssistantError when the broker is not available.
         """
-        self._unsubscribe = await mqtt.async_subscribe(
-            self.hass, self.topics.tts_status, self._async_speaker_status, qos=1
-        )
+        self._unsubscribe = self.speaker.async_listen(self._async_changed)
         self.state = self._compute()
         await mqtt.async_publish(self.hass, self.topics.status, self.state, qos=1, retain=True)
         self._published = self.state
@@ -108,35 +100,29 @@ class AssistantStatus:
         )
 
     async def _async_heard(self, answer: object, spoken_chars: int) -> None:
-        if spoken_chars and self.speaker_seen:
-            try:
-                async with asyncio.timeout(START_GRACE):
-                    await self._wait_speaker(lambda speaking: speaking)
-                async with asyncio.timeout(SPEAK_BASE + SPEAK_PER_CHAR * spoken_chars):
-                    await self._wait_speaker(lambda speaking: not speaking)
-            except TimeoutError:
+        speaker = self.speaker
+        if spoken_chars and speaker.seen:
+            said = await speaker.async_wait(lambda: speaker.speaking, START_GRACE)
+            said = said and await speaker.async_wait(
+                lambda: not speaker.speaking, SAY_BASE + SAY_PER_CHAR * spoken_chars
+            )
+            if not said:
                 _LOGGER.debug("The speaker did not report the answer as said")
         self._answers.pop(answer, None)
         await self._async_sync()
 
-    async def _wait_speaker(self, condition: Callable[[bool], bool]) -> None:
-        while not condition(self.speaker_speaking):
-            self._speaker_changed.clear()
-            await self._speaker_changed.wait()
+    @property
+    def speaker_seen(self) -> bool:
+        """Whether a speaker ever reported (without one, answers do not wait for it)."""
+        return self.speaker.seen
 
-    @callback
-    def _async_speaker_status(self, msg: mqtt.ReceiveMessage) -> None:
-        try:
-            status = json.loads(msg.payload).get("status")
-        except ValueError, AttributeError:
-            return
-        self.speaker_seen = True
-        self.speaker_speaking = status == "speaking"
-        self._speaker_changed.set()
-        self._async_changed()
+    @property
+    def speaker_speaking(self) -> bool:
+        """Whether Moxie's speaker says something now."""
+        return self.speaker.speaking
 
     def _compute(self) -> str:
-        if self.speaker_speaking or self._answers:
+        if self.speaker.speaking or self._answers:
             return "speaking"
         if "listening" in self._runs.values():
             return "listening"

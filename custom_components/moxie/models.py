@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .discovery import MoxieDiscovery
     from .mirror import SpeechMirror
     from .pipeline import MoxiePipeline
+    from .speaker_watch import SpeakerWatch
     from .takeover import Takeover
 
 
@@ -24,6 +25,8 @@ class MoxieData:
 
     mirror: SpeechMirror
     discovery: MoxieDiscovery
+    # Moxie's speaker as it reports itself (status, availability).
+    speaker: SpeakerWatch
     # The assistant Status as the agent drives it (thinking, speaking, idle).
     status: AssistantStatus
     # Moxie's brain (the Ollama client); None for a Moxie without Ollama URL.

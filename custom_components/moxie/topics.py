@@ -55,6 +55,11 @@ class MoxieTopics:
         return f"{self.base}/status"
 
     @property
+    def speaker_availability(self) -> str:
+        """The speaker's availability (its last will)."""
+        return f"{self.base}/speaker/availability"
+
+    @property
     def availability(self) -> str:
         """The integration's availability."""
         return f"{self.base}/availability"

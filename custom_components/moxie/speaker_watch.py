@@ -1,4 +1,6 @@
-"""What Moxie's speaker is doing, as the satellite needs it: online, speaking, and what it says.
+"""What Moxie's speaker is doing: online, speaking, and what it says (one watch per entry).
+
+The assistant Status and the voice satellite both follow the speaker through this one watch.
 
 The speaker reports on `<base>/tts/status` (retained JSON `status`, `current_text`,
 `queue_size`) and `<base>/speaker/availability` (retained `online` / `offline`, its last will).
@@ -37,17 +39,14 @@ class SpeakerWatch:
         self.hass = hass
         self.topics = topics
         self.online: bool | None = None
+        # Whether a speaker ever reported its status (without one, nothing waits for it).
+        self.seen = False
         self.speaking = False
         self.current_text: str | None = None
         self.queue_size = 0
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
-
-    @property
-    def availability_topic(self) -> str:
-        """The speaker's availability (its last will)."""
-        return f"{self.topics.base}/speaker/availability"
 
     @property
     def busy(self) -> bool:
@@ -61,7 +60,7 @@ class SpeakerWatch:
                 self.hass, self.topics.tts_status, self._async_status, qos=1
             ),
             await mqtt.async_subscribe(
-                self.hass, self.availability_topic, self._async_availability, qos=1
+                self.hass, self.topics.speaker_availability, self._async_availability, qos=1
             ),
         ]
 
@@ -120,6 +119,7 @@ class SpeakerWatch:
         except ValueError, TypeError, KeyError:
             _LOGGER.debug("Ignoring speaker status %r", msg.payload)
             return
+        self.seen = True
         self.speaking = status == "speaking"
         current = data.get("current_text")
         self.current_text = current if isinstance(current, str) else None

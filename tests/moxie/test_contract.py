@@ -30,6 +30,7 @@ def test_every_integration_topic_is_documented() -> None:
         "tts_status",
         "puppet_set",
         "puppet_state",
+        "speaker_availability",
         "speech",
         "status",
         "availability",

@@ -1,7 +1,8 @@
 """Install Moxie's blueprints into the user's blueprints folder, never over an edited copy.
 
-The blueprints ship inside the integration (HACS installs only `custom_components/moxie/`), in
-the same layout as `<config>/blueprints/`: `{automation,script}/moxie/<name>.yaml`. On each start
+The blueprints ship inside the integration (HACS installs only `custom_components/moxie/`) as
+byte-identical copies of the repository's `blueprints/` (their source; `scripts/sync_blueprints`),
+in the same layout as `<config>/blueprints/`: `{automation,script}/moxie/<name>.yaml`. On each start
 a blueprint is written when it is missing, or when the copy there is still exactly what Moxie
 installed last time (an update). A copy whose content differs from what Moxie installed was
 edited by its owner and is left alone. The hash of each installed file is kept in HA's storage.

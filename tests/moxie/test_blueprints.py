@@ -25,8 +25,11 @@ from tests.mqtt_probe import MqttProbe, Received
 from tests.ollama_server import OllamaServer
 
 ROOT = Path(__file__).parents[2]
+# The source (Blueprint Exchange and the README's import buttons point here) and the copies the
+# integration ships (HACS installs only custom_components/moxie/) and installs.
+SOURCE = ROOT / "blueprints"
 SHIPPED = ROOT / "custom_components" / "moxie" / "blueprints"
-PATHS = sorted(SHIPPED.rglob("*.yaml"))
+PATHS = sorted(SOURCE.rglob("*.yaml"))
 
 
 def _inputs(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +49,25 @@ def _bilingual(text: str) -> bool:
     return bool(spanish.strip()) and bool(english.strip())
 
 
-def test_blueprints_live_in_one_place() -> None:
-    """The integration ships them (HACS installs only custom_components/moxie/)."""
-    assert not list((ROOT / "blueprints").rglob("*.yaml"))
-    names = {p.relative_to(SHIPPED).as_posix() for p in PATHS}
-    assert len(names) >= 7
-    assert "automation/moxie/announce.yaml" in names
-    assert "script/moxie/say_and_wait.yaml" in names
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def test_the_integration_ships_the_source_unchanged() -> None:
+    """Every file under blueprints/ has a byte-identical copy in the integration, and no more."""
+    source, shipped = _files(SOURCE), _files(SHIPPED)
+    assert len(source) >= 7
+    assert "automation/moxie/announce.yaml" in source
+    assert "script/moxie/say_and_wait.yaml" in source
+    differ = sorted(
+        name for name in source.keys() | shipped.keys() if source.get(name) != shipped.get(name)
+    )
+    assert not differ, (
+        f"blueprints/ and custom_components/moxie/blueprints/ differ in {differ}: edit blueprints/ "
+        "(the source), then run scripts/sync_blueprints to copy it into the integration"
+    )
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.name)
@@ -92,8 +107,8 @@ async def test_installed_on_setup_without_overwriting_edits(
 ) -> None:
     target = Path(hass.config.config_dir) / "blueprints"
     for path in PATHS:
-        installed = target / path.relative_to(SHIPPED)
-        assert installed.read_bytes() == path.read_bytes()
+        relative = path.relative_to(SOURCE)
+        assert (target / relative).read_bytes() == (SHIPPED / relative).read_bytes()
 
     # HA's blueprint integration lists them, under moxie/.
     for domain in ("automation", "script"):
@@ -107,7 +122,7 @@ async def test_installed_on_setup_without_overwriting_edits(
         for name, blueprint in response["result"].items():
             assert "error" not in blueprint, (name, blueprint)
             listed.add(f"{domain}/{name}")
-    assert {p.relative_to(SHIPPED).as_posix() for p in PATHS} <= listed
+    assert {p.relative_to(SOURCE).as_posix() for p in PATHS} <= listed
 
     # The owner edits one, deletes another; an older release left a third behind.
     announce = target / "automation/moxie/announce.yaml"

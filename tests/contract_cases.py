@@ -1,9 +1,9 @@
 """The one table of `<base>/tts/text` payloads and what the contract makes of them.
 
-The integration (custom_components/moxie/speech.py) and the speaker
-(wyoming_servers/speaker/contract.py) cannot import each other, so each has its parser;
-tests/test_contract_cases.py runs every case below through both. MQTT.md's "Field rules" is
-the prose of this table.
+One parser reads them all: the speech core's `parse_speech` (custom_components/moxie/
+speech_core.py, copied byte for byte to wyoming_servers/speech_core.py for the speaker and
+moxie-tts); tests/test_speech_core.py runs every case below through it. MQTT.md's "Field rules"
+is the prose of this table.
 
 A case expects either a rejection `reason` or the normalised `fields` of the accepted message.
 `GENERATED` means "an id made up by the receiver"; `RECEIVE_TIME` means "no timestamp given:
@@ -42,8 +42,7 @@ def accepted(text: str, **fields: Any) -> dict[str, Any]:
         "language": None,
         "id": GENERATED,
         "timestamp": RECEIVE_TIME,
-        "speak": True,
-        "satellite": None,
+        "group": None,
     } | fields
 
 
@@ -70,8 +69,7 @@ FULL = {
     "id": "abc",
     "priority": "high",
     "language": "es",
-    "speak": False,
-    "satellite": "assist_satellite.cocina",
+    "group": "answer-1",
 }
 
 CASES: Final[list[Case]] = [
@@ -92,8 +90,7 @@ CASES: Final[list[Case]] = [
             language="es",
             id="abc",
             timestamp=1795000000.5,
-            speak=False,
-            satellite="assist_satellite.cocina",
+            group="answer-1",
         ),
     ),
     ok("only text", _json(text="Hola"), accepted("Hola")),
@@ -109,8 +106,7 @@ CASES: Final[list[Case]] = [
             id=None,
             language=None,
             timestamp=None,
-            speak=None,
-            satellite=None,
+            group=None,
         ),
         accepted("Hola"),
     ),
@@ -183,20 +179,16 @@ CASES: Final[list[Case]] = [
     rejected("total_chunks zero", _json(text="a", total_chunks=0), "invalid_field"),
     rejected("total_chunks bool", _json(text="a", total_chunks=True), "invalid_field"),
     rejected("total_chunks string", _json(text="a", id="s", total_chunks="2"), "invalid_field"),
-    # speak
-    ok("speak false", _json(text="a", speak=False), accepted("a", speak=False)),
-    ok("speak true", _json(text="a", speak=True), accepted("a")),
-    rejected("speak string", _json(text="a", speak="false"), "invalid_field"),
-    rejected("speak number", _json(text="a", speak=0), "invalid_field"),
-    # satellite
-    ok(
-        "satellite",
-        _json(text="a", speak=False, satellite="assist_satellite.salon"),
-        accepted("a", speak=False, satellite="assist_satellite.salon"),
-    ),
-    rejected("satellite number", _json(text="a", satellite=1), "invalid_field"),
-    rejected("satellite bool", _json(text="a", satellite=True), "invalid_field"),
-    rejected("satellite object", _json(text="a", satellite={}), "invalid_field"),
+    # group
+    ok("group", _json(text="a", group="g1"), accepted("a", group="g1")),
+    ok("group integer", _json(text="a", group=3), accepted("a", group="3")),
+    rejected("group empty", _json(text="a", group=""), "invalid_field"),
+    rejected("group bool", _json(text="a", group=True), "invalid_field"),
+    rejected("group float", _json(text="a", group=1.5), "invalid_field"),
+    rejected("group list", _json(text="a", group=["g"]), "invalid_field"),
+    # Fields of the Speech event, not of the mirror: unknown here, so ignored (spoken).
+    ok("speak is not a mirror field", _json(text="a", speak=False), accepted("a")),
+    ok("satellite is not a mirror field", _json(text="a", satellite=1), accepted("a")),
     # The payload as a whole.
     rejected("empty", b"", "empty"),
     rejected("blank", b" \n\t ", "empty"),

@@ -1,1 +1,1 @@
-"""Launchers of Moxie's speech servers: upstream Wyoming servers with Moxie's defaults."""
+"""Launchers of Moxie's speech servers: wyoming-faster-whisper, moxie-tts or wyoming-piper."""

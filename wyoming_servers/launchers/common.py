@@ -1,4 +1,4 @@
-"""What both launchers share: the Moxie data folder, environment options, starting upstream."""
+"""What both launchers share: the Moxie data folder, environment options, starting a server."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def run_upstream(prog: str, run: Callable[[], None], argv: Sequence[str], debug: bool) -> int:
-    """Run an upstream server's entry point in this process with argv; return an exit code."""
+    """Run a server's entry point (upstream's or moxie-tts's) here; return an exit code."""
     _LOGGER.info("Starting %s %s", prog, shlex.join(argv))
     if "--zeroconf" in argv:
         announce_reachable_address()

@@ -1,4 +1,9 @@
-"""moxie-piper: Moxie's voice. Upstream wyoming-piper (streaming) with Moxie's Spanish voice."""
+"""moxie-piper: Moxie's voice. moxie-tts (or upstream wyoming-piper) with Moxie's Spanish voice.
+
+By default it starts moxie-tts, Moxie's own fast Wyoming TTS on piper-tts (streaming, first clause
+first); `--engine piper` starts upstream wyoming-piper instead. Either way the voice files are
+checked (or downloaded) first.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=__doc__,
         epilog="Every option can also be set as MOXIE_PIPER_<OPTION>. Arguments after -- "
-        "go to wyoming-piper unchanged.",
+        "go unchanged to the server started: moxie-tts, or wyoming-piper with --engine piper.",
     )
     add_common_options(parser, ENV, uri=DEFAULT_URI, zeroconf=DEFAULT_ZEROCONF)
     parser.add_argument(
@@ -66,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def voice_files(voice: str, folder: Path) -> list[Path]:
-    """Files wyoming-piper needs for voice: <voice>.onnx and <voice>.onnx.json."""
+    """Files either engine needs for voice: <voice>.onnx and <voice>.onnx.json."""
     if voice.endswith(".onnx") or "/" in voice:
         onnx = Path(voice).expanduser()
         return [onnx, onnx.with_name(onnx.name + ".json")]

@@ -44,11 +44,11 @@ from wyoming.tts import (  # noqa: E402
 )
 
 from bench.common import home_assistant, loaded, speaker_on, until  # noqa: E402
-from tests.broker import Mosquitto  # noqa: E402
-from tests.moxie.pipeline_helpers import moxie_entry  # noqa: E402
-from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from tests.speaker.peers import PiperServer  # noqa: E402
-from tests.speaker.voice import write_voice  # noqa: E402
+from peers.broker import Mosquitto  # noqa: E402
+from peers.entries import moxie_entry  # noqa: E402
+from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
+from peers.speaker import PiperServer  # noqa: E402
+from peers.tiny_voice import write_voice  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
 from wyoming_servers.speaker.synth import WyomingSynth  # noqa: E402
 

@@ -26,16 +26,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.moxie.pipeline import PipelineSettings
-from tests.broker import Mosquitto, free_port
-from tests.moxie.pipeline_helpers import moxie_entry
-from tests.ollama_server import OllamaServer
-from tests.voice_servers import (
-    JOE_VOICE,
-    LaunchedServer,
-    link_joe,
-    stt_metadata,
-    whisper_model_dir,
-)
+from peers.broker import Mosquitto
+from peers.entries import moxie_entry
+from peers.ollama_server import OllamaServer
+from peers.process import free_port
+from peers.voices import JOE_VOICE, LaunchedServer, link_joe, stt_metadata, whisper_model_dir
 from wyoming_servers.speaker.discovery import Topics
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings
 from wyoming_servers.speaker.sinks import Sink

@@ -55,9 +55,10 @@ from wyoming.tts import (  # noqa: E402
     SynthesizeStopped,
 )
 
-from tests.broker import Mosquitto, free_port  # noqa: E402
-from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from tests.voice_servers import JOE_VOICE, joe_voice_dir, link_joe, stop_process  # noqa: E402
+from peers.broker import Mosquitto  # noqa: E402
+from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
+from peers.process import free_port, stop_process  # noqa: E402
+from peers.voices import JOE_VOICE, joe_voice_dir, link_joe  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
 
 JOE = JOE_VOICE
@@ -337,7 +338,7 @@ async def speaker_path(
     from homeassistant.core import Context
 
     from bench.common import home_assistant, loaded, speaker_on, until
-    from tests.ollama_fixtures import AGENT_OPTIONS, brain_entry
+    from peers.entries import AGENT_OPTIONS, brain_entry
     from wyoming_servers.speaker.synth import WyomingSynth
 
     results: dict[str, list[Heard]] = {server.label: [] for server in servers}

@@ -46,9 +46,9 @@ from bench.common import (  # noqa: E402
     whisper_server,
 )
 from custom_components.moxie.pipeline import PipelineSettings  # noqa: E402
-from tests.broker import Mosquitto  # noqa: E402
-from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from tests.voice_servers import SENTENCE, joe_pcm16  # noqa: E402
+from peers.broker import Mosquitto  # noqa: E402
+from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
+from peers.voices import SENTENCE, joe_pcm16  # noqa: E402
 
 # A different star each turn: Home Assistant caches the audio of a text it has said before.
 ANSWER = (

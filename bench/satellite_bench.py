@@ -52,11 +52,12 @@ from bench.common import (  # noqa: E402
     whisper_server,
 )
 from custom_components.moxie.assist_satellite import MoxieSatellite  # noqa: E402
-from tests.broker import Mosquitto, free_port  # noqa: E402
-from tests.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from tests.speaker.peers import SpeakerProcess, history  # noqa: E402
-from tests.voice_servers import joe_pcm16  # noqa: E402
-from tests.wyoming_mic import WyomingMic  # noqa: E402
+from peers.broker import Mosquitto  # noqa: E402
+from peers.mic import WyomingMic  # noqa: E402
+from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
+from peers.process import free_port  # noqa: E402
+from peers.speaker import SpeakerProcess, history  # noqa: E402
+from peers.voices import joe_pcm16  # noqa: E402
 
 QUESTION = "What is the weather like in the garden today?"
 INTERRUPTION = "Excuse me, what time is it?"

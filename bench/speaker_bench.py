@@ -32,9 +32,9 @@ from wyoming.audio import AudioChunk, AudioStop  # noqa: E402
 from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
-from tests.broker import Mosquitto  # noqa: E402
-from tests.speaker.peers import PiperServer, SpeakerProcess, get_json, wait_until  # noqa: E402
-from tests.speaker.voice import write_voice  # noqa: E402
+from peers.broker import Mosquitto  # noqa: E402
+from peers.speaker import PiperServer, SpeakerProcess, get_json, wait_until  # noqa: E402
+from peers.tiny_voice import write_voice  # noqa: E402
 from wyoming_servers.speaker.discovery import Topics  # noqa: E402
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402

@@ -1,4 +1,7 @@
-"""Fixtures shared by every test: the repo's custom_components and a real Mosquitto broker."""
+"""Fixtures shared by every test: the repo's custom_components, a real Mosquitto broker and voices.
+
+The real peers they start are plain classes of the repository's `peers` package.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,20 @@ import sys
 import pytest
 
 # pytest-homeassistant-custom-component puts its own testing_config on sys.path, whose
-# custom_components package would shadow ours: put the repo root first and import it now.
+# custom_components package would shadow ours: put the repo root first and import it now
+# (the root also holds `peers`, the real protocol peers).
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import custom_components  # noqa: E402
-from tests.broker import Mosquitto  # noqa: E402
+from peers.broker import Mosquitto  # noqa: E402
+from peers.voices import (  # noqa: E402
+    JOE_VOICE,
+    LaunchedServer,
+    link_joe,
+    whisper_model_dir,
+)
 
 assert Path(custom_components.__file__).parent == ROOT / "custom_components"
-
-# Real speech servers and joe's voice, for every test that hears or speaks (tests/voice_servers.py).
-pytest_plugins = ["tests.voice_servers"]
 
 
 class _Collector(logging.Handler):
@@ -59,3 +66,37 @@ def mosquitto(
     broker.start()
     yield broker
     broker.stop()
+
+
+# Real speech servers, for every test that hears or speaks.
+
+
+@pytest.fixture(scope="session")
+def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
+    """Real wyoming-faster-whisper (tiny.en, English, offline) started by moxie-whisper."""
+    args = [
+        "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
+        "--no-zeroconf",
+    ]  # fmt: skip
+    server = LaunchedServer("whisper", tmp_path_factory.mktemp("whisper_server"), args)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def joe_piper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
+    """Real wyoming-piper (streaming) with the joe voice, offline, started by moxie-piper.
+
+    Without Piper's random noise (passed through to upstream after `--`): the same text gives the
+    same audio in every run, like joe_pcm.
+    """
+    args = [
+        "--voice", JOE_VOICE, "--offline", "--no-zeroconf",
+        "--", "--noise-scale", "0", "--noise-w-scale", "0",
+    ]  # fmt: skip
+    server = LaunchedServer("piper", tmp_path_factory.mktemp("joe_piper"), args)
+    link_joe(server.data_dir / "piper")
+    server.start()
+    yield server
+    server.stop()

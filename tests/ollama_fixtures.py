@@ -5,60 +5,25 @@ Import them into a conftest with `from tests.ollama_fixtures import *  # noqa: F
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
-from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from tests.broker import Mosquitto
-from tests.ollama_server import OllamaServer
+from peers.broker import Mosquitto
+from peers.entries import AGENT_OPTIONS, brain_entry
+from peers.ollama_server import OllamaServer
 
 __all__ = [
-    "AGENT_OPTIONS",
     "agent_options",
-    "brain_entry",
     "extra_subentries",
     "moxie_brain",
     "ollama_server",
 ]
-
-AGENT_OPTIONS: dict[str, Any] = {
-    CONF_MODEL: "qwen3:4b",
-    CONF_PROMPT: "Eres Moxie.",
-    CONF_LLM_HASS_API: ["assist"],
-    "max_history": 20,
-    "keep_alive": -1,
-    "num_ctx": 8192,
-    "think": False,
-    "takeover_minutes": 10,
-}
-
-
-def brain_entry(
-    url: str, agent_options: dict[str, Any], extra: Sequence[ConfigSubentryData] = ()
-) -> MockConfigEntry:
-    """A Moxie entry (base topic `moxie`, Spanish) whose brain is the Ollama at url."""
-    return MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data={"name": "Moxie", "base_topic": "moxie", "language": "es", "url": url},
-        unique_id="moxie",
-        version=1,
-        subentries_data=[
-            ConfigSubentryData(
-                data=agent_options,
-                subentry_type="conversation",
-                title="Cerebro de Moxie",
-                unique_id=None,
-            ),
-            *extra,
-        ],
-    )
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ import uuid
 
 from playwright.async_api import APIRequestContext
 
+from peers.entries import AGENT_OPTIONS
+from peers.process import ROOT, outside_free_port, stop_process, wait_for_log
 from scripts.dev_home import config_entry, write_http_port
-from tests.ollama_fixtures import AGENT_OPTIONS
-from tests.voice_servers import ROOT, outside_free_port, stop_process, wait_for_log
 
 USERNAME = "parent"
 PASSWORD = "moxie-secret-1"  # noqa: S105 - the test owner of a throwaway Home Assistant

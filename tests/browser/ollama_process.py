@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from tests.ollama_server import OllamaServer
+from peers.ollama_server import OllamaServer
 
 
 async def _serve(port: int) -> None:

@@ -20,11 +20,11 @@ from playwright.async_api import APIRequestContext, Browser, Page, async_playwri
 import pytest
 import pytest_socket
 
-from tests.broker import Mosquitto
+from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
+from peers.speaker import PiperServer, SpeakerProcess, get_json, wait_until
+from peers.tiny_voice import write_voice
 from tests.browser.home import PASSWORD, USERNAME, LoopThread, OllamaProcess, RealHome
-from tests.mqtt_probe import MqttProbe
-from tests.speaker.peers import PiperServer, SpeakerProcess, get_json, wait_until
-from tests.speaker.voice import write_voice
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "browser"

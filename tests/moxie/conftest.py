@@ -14,8 +14,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.moxie.const import DOMAIN
-from tests.broker import Mosquitto
-from tests.mqtt_probe import MqttProbe
+from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
 from tests.ollama_fixtures import (  # noqa: F401
     agent_options,
     extra_subentries,

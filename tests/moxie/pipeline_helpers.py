@@ -7,11 +7,10 @@ Ollama, optionally with pipeline settings in its data (`pipeline_settings` fixtu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
@@ -20,16 +19,16 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from tests.broker import Mosquitto
-from tests.ollama_server import OllamaServer
-from tests.voice_servers import LaunchedServer
+from peers.broker import Mosquitto
+from peers.entries import moxie_entry
+from peers.ollama_server import OllamaServer
+from peers.voices import LaunchedServer
 
 __all__ = [
     "Engines",
     "create_pipeline",
     "english_moxie",
     "list_pipelines",
-    "moxie_entry",
     "pipeline_settings",
     "wyoming",
 ]
@@ -68,37 +67,6 @@ async def wyoming(
         if entity.platform == "wyoming"
     }
     return Engines(stt=engines["stt"], tts=engines["tts"])
-
-
-def moxie_entry(
-    url: str,
-    language: str,
-    agent: dict[str, Any],
-    pipeline: Mapping[str, Any] | None = None,
-    options: dict[str, Any] | None = None,
-) -> MockConfigEntry:
-    """A Moxie entry (base topic `moxie`) whose agent `Moxie` (options: agent) talks to url."""
-    data: dict[str, Any] = {
-        "name": "Moxie",
-        "base_topic": "moxie",
-        "language": language,
-        "url": url,
-    }
-    if pipeline is not None:
-        data["pipeline"] = pipeline
-    return MockConfigEntry(
-        domain="moxie",
-        title="Moxie",
-        data=data,
-        options=options,
-        unique_id="moxie",
-        version=1,
-        subentries_data=[
-            ConfigSubentryData(
-                data=agent, subentry_type="conversation", title="Moxie", unique_id=None
-            )
-        ],
-    )
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.moxie import brain
 from custom_components.moxie.persona import persona_prompt
-from tests.ollama_server import OllamaServer
+from peers.ollama_server import OllamaServer
 
 USER_INPUT = {"name": "Moxie", "base_topic": "moxie", "language": "es"}
 

@@ -13,8 +13,8 @@ import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import ChatReply, OllamaServer
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer
 
 TASK = "ai_task.moxie"
 TASK_SUBENTRY = ConfigSubentryData(

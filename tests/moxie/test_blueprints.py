@@ -21,8 +21,8 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.moxie.blueprint_install import async_install_blueprints
 from custom_components.moxie.discovery import ORIGIN_URL
-from tests.mqtt_probe import MqttProbe, Received
-from tests.ollama_server import OllamaServer
+from peers.mqtt import MqttProbe, Received
+from peers.ollama_server import OllamaServer
 
 ROOT = Path(__file__).parents[2]
 # The source (Blueprint Exchange and the README's import buttons point here) and the copies the

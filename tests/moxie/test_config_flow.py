@@ -12,8 +12,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.moxie.const import DOMAIN
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import OllamaServer
+from peers.mqtt import MqttProbe
+from peers.ollama_server import OllamaServer
 
 USER_INPUT = {"name": "Moxie", "base_topic": "moxie", "language": "es"}
 

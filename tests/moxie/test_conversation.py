@@ -24,10 +24,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.moxie import assistant_status
-from tests.broker import Mosquitto
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_fixtures import AGENT_OPTIONS, brain_entry
-from tests.ollama_server import ChatReply, Model, OllamaServer, ToolCall
+from peers.broker import Mosquitto
+from peers.entries import AGENT_OPTIONS, brain_entry
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, Model, OllamaServer, ToolCall
 
 AGENT = "conversation.moxie"
 

@@ -17,10 +17,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
-from tests.broker import Mosquitto
+from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
+from peers.ollama_server import OllamaServer
 from tests.moxie.conftest import MOXIE_DATA, wait_state
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import OllamaServer
 
 QUESTION = "¿Cuántas patas tiene una araña?"
 

@@ -11,9 +11,9 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.moxie.const import DOMAIN
-from tests.broker import Mosquitto
+from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
 from tests.moxie.conftest import MOXIE_DATA, wait_state
-from tests.mqtt_probe import MqttProbe
 
 DISCOVERY = "homeassistant/device/moxie_moxie/config"
 ENTITIES = ("text.moxie_puppet", "event.moxie_speech", "sensor.moxie_status")

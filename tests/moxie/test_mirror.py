@@ -14,9 +14,9 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from tests.broker import Mosquitto
+from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
 from tests.moxie.conftest import MOXIE_DATA, wait_state
-from tests.mqtt_probe import MqttProbe
 
 SPEECH = "event.moxie_speech"
 

@@ -22,6 +22,10 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from peers.ollama_server import OllamaServer
+from peers.speaker import PiperServer
+from peers.tiny_voice import VOICE_NAME
+from peers.voices import LaunchedServer
 from tests.moxie.pipeline_helpers import (  # noqa: F401
     Engines,
     create_pipeline,
@@ -30,11 +34,7 @@ from tests.moxie.pipeline_helpers import (  # noqa: F401
     pipeline_settings,
     wyoming,
 )
-from tests.ollama_server import OllamaServer
 from tests.speaker.conftest import piper, voice_dir  # noqa: F401
-from tests.speaker.peers import PiperServer
-from tests.speaker.voice import VOICE_NAME
-from tests.voice_servers import LaunchedServer
 
 JOE = "en_US-joe-medium"
 

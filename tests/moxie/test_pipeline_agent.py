@@ -9,8 +9,8 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import ChatReply, OllamaServer
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer
 
 
 async def run_intent(

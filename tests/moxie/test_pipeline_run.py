@@ -17,16 +17,16 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from peers.entries import AGENT_OPTIONS
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer
+from peers.voices import SENTENCE, joe_pcm16, same_words_but_name, stt_metadata
 from tests.moxie.pipeline_helpers import (  # noqa: F401
     Engines,
     english_moxie,
     pipeline_settings,
     wyoming,
 )
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_fixtures import AGENT_OPTIONS
-from tests.ollama_server import ChatReply, OllamaServer
-from tests.voice_servers import SENTENCE, joe_pcm16, same_words_but_name, stt_metadata
 
 ANSWER = (
     "The kitchen light is on now. Once upon a time, a little star wanted to see the sea, "

@@ -27,15 +27,16 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from tests.broker import Mosquitto, free_port
+from peers.broker import Mosquitto
+from peers.mic import WyomingMic
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer
+from peers.process import free_port
+from peers.speaker import SpeakerProcess, history, wait_connected, wait_history
+from peers.voices import LaunchedServer, joe_pcm, words
+from peers.wake import WyomingWake
 from tests.moxie.conftest import wait_state
 from tests.moxie.pipeline_helpers import Engines, create_pipeline, english_moxie, wyoming  # noqa: F401
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import ChatReply, OllamaServer
-from tests.speaker.peers import SpeakerProcess, history, wait_connected, wait_history
-from tests.voice_servers import LaunchedServer, joe_pcm, words
-from tests.wyoming_mic import WyomingMic
-from tests.wyoming_wake import WyomingWake
 
 SATELLITE = "assist_satellite.moxie"
 WAIT = 90.0  # speech-to-text and synthesis on a loaded 2-core machine

@@ -20,6 +20,10 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer
+from peers.speaker import PiperServer, wait_connected
+from peers.voices import SENTENCE, joe_pcm16
 from tests.moxie.conftest import wait_state
 from tests.moxie.pipeline_helpers import (  # noqa: F401
     Engines,
@@ -28,11 +32,7 @@ from tests.moxie.pipeline_helpers import (  # noqa: F401
     wyoming,
 )
 from tests.moxie.test_pipeline_run import METADATA, SATELLITE
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import ChatReply, OllamaServer
 from tests.speaker.conftest import SpeakerFactory, piper, start_speaker, voice_dir  # noqa: F401
-from tests.speaker.peers import PiperServer, wait_connected
-from tests.voice_servers import SENTENCE, joe_pcm16
 
 STATUS = "sensor.moxie_status"
 

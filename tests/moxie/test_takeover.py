@@ -15,9 +15,9 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_fixtures import AGENT_OPTIONS
-from tests.ollama_server import OllamaServer
+from peers.entries import AGENT_OPTIONS
+from peers.mqtt import MqttProbe
+from peers.ollama_server import OllamaServer
 
 AGENT = "conversation.moxie"
 SWITCH = "switch.moxie_puppet_takeover"

@@ -12,16 +12,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from peers.mqtt import MqttProbe
+from peers.speaker import SpeakerProcess, direct_synthesize, wait_connected, wait_history, wav_pcm
 from tests.moxie.conftest import wait_state
-from tests.mqtt_probe import MqttProbe
 from tests.speaker.conftest import piper, start_speaker, voice_dir  # noqa: F401
-from tests.speaker.peers import (
-    SpeakerProcess,
-    direct_synthesize,
-    wait_connected,
-    wait_history,
-    wav_pcm,
-)
 
 INTEGRATION = ("text.moxie_puppet", "event.moxie_speech", "sensor.moxie_status")
 

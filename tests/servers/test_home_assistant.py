@@ -17,9 +17,8 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
 import pytest
 
-from tests.servers.mdns import browse
-from tests.speaker.voice import write_voice
-from tests.voice_servers import (
+from peers.tiny_voice import write_voice
+from peers.voices import (
     SENTENCE,
     STT_RATE,
     LaunchedServer,
@@ -28,6 +27,7 @@ from tests.voice_servers import (
     stt_metadata,
     transcribe,
 )
+from tests.servers.mdns import browse
 
 
 @pytest.fixture

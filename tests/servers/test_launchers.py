@@ -11,11 +11,10 @@ import uuid
 
 import pytest
 
-from tests.servers.mdns import browse
-from tests.speaker.voice import write_voice
-from tests.voice_servers import (
+from peers.process import ROOT
+from peers.tiny_voice import write_voice
+from peers.voices import (
     JOE_VOICE,
-    ROOT,
     SENTENCE,
     LaunchedServer,
     describe,
@@ -24,6 +23,7 @@ from tests.voice_servers import (
     transcribe,
     whisper_model_dir,
 )
+from tests.servers.mdns import browse
 
 # A local port nothing listens on: every download attempt fails fast, with or without internet.
 NO_INTERNET = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}

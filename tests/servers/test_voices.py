@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import wave
 
-from tests.voice_servers import (
+from peers.voices import (
     SENTENCE,
     LaunchedServer,
     joe_pcm16,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Mosquitto
-from tests.speaker.peers import PiperServer, SpeakerProcess
-from tests.speaker.voice import write_voice
+from peers.broker import Mosquitto
+from peers.speaker import PiperServer, SpeakerProcess
+from peers.tiny_voice import write_voice
 
 
 @pytest.fixture(scope="session")

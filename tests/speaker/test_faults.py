@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from tests.broker import Mosquitto
-from tests.speaker.conftest import SpeakerFactory
-from tests.speaker.peers import (
+from peers.broker import Mosquitto
+from peers.speaker import (
     MqttPeer,
     PiperServer,
     direct_synthesize,
@@ -21,6 +20,7 @@ from tests.speaker.peers import (
     wait_until,
     wav_pcm,
 )
+from tests.speaker.conftest import SpeakerFactory
 
 TEXT = "moxie/tts/text"
 

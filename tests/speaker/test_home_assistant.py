@@ -10,9 +10,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from peers.speaker import get_json, wait_audio, wait_connected, wait_until
 from tests.moxie.conftest import mqtt_ready, wait_state  # noqa: F401
 from tests.speaker.conftest import SpeakerFactory
-from tests.speaker.peers import get_json, wait_audio, wait_connected, wait_until
 
 LONG = " ".join(f"Frase número {i} de la historia." for i in range(30))
 

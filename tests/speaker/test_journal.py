@@ -10,16 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.broker import Mosquitto
+from peers.broker import Mosquitto
+from peers.speaker import MqttPeer, get_json, wait_audio, wait_connected, wait_history, wait_until
 from tests.speaker.conftest import SpeakerFactory
-from tests.speaker.peers import (
-    MqttPeer,
-    get_json,
-    wait_audio,
-    wait_connected,
-    wait_history,
-    wait_until,
-)
 from wyoming_servers.speaker.contract import Priority, SpeechPart, StopRequest
 from wyoming_servers.speaker.journal import JOURNAL_NAME, Journal
 from wyoming_servers.speaker.queue import AddResult

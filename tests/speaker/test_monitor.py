@@ -13,9 +13,8 @@ import aiohttp
 from playwright.async_api import async_playwright
 import pytest
 
-from tests.broker import Mosquitto
-from tests.speaker.conftest import SpeakerFactory
-from tests.speaker.peers import (
+from peers.broker import Mosquitto
+from peers.speaker import (
     MqttPeer,
     PiperServer,
     direct_synthesize,
@@ -25,6 +24,7 @@ from tests.speaker.peers import (
     wait_until,
     wav_pcm,
 )
+from tests.speaker.conftest import SpeakerFactory
 
 DISCOVERY = "homeassistant/device/moxie_moxie_speaker/config"
 

@@ -10,9 +10,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.broker import Mosquitto
-from tests.speaker.conftest import SpeakerFactory
-from tests.speaker.peers import (
+from peers.broker import Mosquitto
+from peers.speaker import (
     MqttPeer,
     PiperServer,
     direct_synthesize,
@@ -23,6 +22,7 @@ from tests.speaker.peers import (
     wait_history,
     wav_pcm,
 )
+from tests.speaker.conftest import SpeakerFactory
 
 TEXT = "moxie/tts/text"
 LONG_TEXT = " ".join(

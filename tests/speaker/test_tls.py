@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 import pytest
 
-from tests.broker import Mosquitto
-from tests.speaker.peers import MqttPeer, PiperServer, SpeakerProcess, wait_connected, wait_history
+from peers.broker import Mosquitto
+from peers.speaker import MqttPeer, PiperServer, SpeakerProcess, wait_connected, wait_history
 
 
 def _write_pki(directory: Path) -> tuple[Path, Path, Path]:

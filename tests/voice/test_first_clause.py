@@ -13,8 +13,8 @@ from homeassistant.core import Context, HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from tests.mqtt_probe import MqttProbe
-from tests.ollama_server import ChatReply, OllamaServer, tokenize
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer, tokenize
 
 
 async def _mirrored(hass: HomeAssistant, probe: MqttProbe, answer: str, count: int) -> list[str]:

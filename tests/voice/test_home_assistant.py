@@ -13,15 +13,9 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from tests.voice.conftest import JOE, MoxieTts, seconds
-from tests.voice_servers import (
-    LaunchedServer,
-    joe_pcm,
-    to_pcm16,
-    transcribe,
-    word_errors,
-    words,
-)
+from peers.moxie_tts import MoxieTts
+from peers.voices import LaunchedServer, joe_pcm, to_pcm16, transcribe, word_errors, words
+from tests.voice.conftest import JOE, seconds
 
 ENGINE = "tts.moxie_tts"
 # As a media player that takes WAV asks for it (otherwise HA converts to MP3).

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
+from peers.process import outside_free_port
+from peers.voices import describe, link_joe, synthesize
 from tests.voice.conftest import JOE, ROOT, WAIT, seconds
-from tests.voice_servers import describe, link_joe, outside_free_port, synthesize
 
 
 class Launched:

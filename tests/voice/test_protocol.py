@@ -15,8 +15,9 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.voice.conftest import JOE, MoxieTts, connect, pcm_of, read_until, seconds
-from tests.voice_servers import joe_pcm
+from peers.moxie_tts import MoxieTts
+from peers.voices import joe_pcm
+from tests.voice.conftest import JOE, connect, pcm_of, read_until, seconds
 
 GREETING = "Good morning, I hope you slept well. The stars were bright last night!"
 TOKENS = re.findall(r"\s*\S+?(?=[\s,.!]|$)|[,.!]", GREETING)

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 import re
 
-from tests.broker import Mosquitto
-from tests.speaker.peers import (
+from peers.broker import Mosquitto
+from peers.moxie_tts import MoxieTts
+from peers.speaker import (
     MqttPeer,
     SpeakerProcess,
     direct_synthesize,
@@ -16,7 +17,7 @@ from tests.speaker.peers import (
     wait_history,
     wav_pcm,
 )
-from tests.voice.conftest import MoxieTts, seconds
+from tests.voice.conftest import seconds
 
 TEXT = "moxie/tts/text"
 GREETING = "Good morning, I hope you slept well. The stars were bright last night!"

@@ -17,7 +17,7 @@ from wyoming.info import Attribution, Describe, Info, WakeModel, WakeProgram
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 from wyoming.wake import Detect, Detection, NotDetected
 
-from tests.wyoming_mic import stop_server
+from peers.mic import stop_server
 
 ATTRIBUTION = Attribution(name="Open Home Foundation", url="https://github.com/OHF-Voice")
 MODEL = Model.OKAY_NABU

@@ -22,11 +22,10 @@ from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
 
-from tests.broker import Mosquitto, free_port
-from tests.speaker.voice import VOICE_NAME
-from tests.voice_servers import outside_free_port, stop_process, wait_for_log
+from peers.broker import Mosquitto
+from peers.process import ROOT, free_port, outside_free_port, stop_process, wait_for_log
+from peers.tiny_voice import VOICE_NAME
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT = 60.0  # generous bound for a loaded 2-core machine
 
 

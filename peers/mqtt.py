@@ -36,21 +36,25 @@ class MqttProbe:
     """Subscribes to topics on the real broker and keeps every message it receives."""
 
     def __init__(self, host: str, port: int) -> None:
+        """Prepare a client of the broker at host:port."""
         self._client = aiomqtt.Client(host, port, identifier=None)
         self.messages: dict[str, list[Received]] = defaultdict(list)
         self._changed = asyncio.Condition()
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self, *topics: str) -> None:
+        """Connect, subscribe to topics (QoS 1) and start recording."""
         await self._client.__aenter__()
         for topic in topics:
             await self._client.subscribe(topic, qos=1)
         self._reader = asyncio.create_task(self._read())
 
     async def subscribe(self, topic: str) -> None:
+        """Subscribe to one more topic (QoS 1)."""
         await self._client.subscribe(topic, qos=1)
 
     async def stop(self) -> None:
+        """Stop recording and disconnect."""
         if self._reader:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,6 +77,7 @@ class MqttProbe:
     async def publish(
         self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
     ) -> None:
+        """Publish payload on topic."""
         await self._client.publish(topic, payload, qos=qos, retain=retain)
 
     async def wait_for(
@@ -93,6 +98,7 @@ class MqttProbe:
         return matching()
 
     def clear(self, topic: str | None = None) -> None:
+        """Forget the messages received on topic (on every topic without one)."""
         if topic is None:
             self.messages.clear()
         else:

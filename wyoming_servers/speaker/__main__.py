@@ -14,7 +14,7 @@ from typing import Any
 from .contract import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
 from .discovery import DEFAULT_LANGUAGE, LANGUAGES, VERSION, Topics
 from .journal import Journal
-from .monitor import make_app, start_monitor
+from .monitor import make_app, monitor_access, start_monitor
 from .mqtt import MqttBridge, MqttSettings
 from .sinks import make_sink
 from .speaker import Speaker
@@ -118,6 +118,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="Monitor address host:port ('off' to disable)",
     )
     add(
+        "--monitor-token",
+        default=_env("MONITOR_TOKEN"),
+        help="Token the monitor requires (default: none on loopback; elsewhere a generated one, "
+        "kept in --state-dir and logged)",
+    )
+    add(
+        "--monitor-trusted-ip",
+        default=_env("MONITOR_TRUSTED_IP"),
+        help="Client address let into the monitor without the token "
+        "(the add-on: Home Assistant's ingress proxy, 172.30.32.2)",
+    )
+    add(
         "--language",
         choices=LANGUAGES,
         default=_env("LANGUAGE", DEFAULT_LANGUAGE),
@@ -169,8 +181,16 @@ async def run(args: argparse.Namespace) -> None:
     runner = None
     if args.monitor and args.monitor.lower() != "off":
         host, _, port = args.monitor.rpartition(":")
-        app = make_app(speaker, bridge, language=language)
-        runner = await start_monitor(app, host or "127.0.0.1", int(port))
+        host = host or "127.0.0.1"
+        access = monitor_access(
+            host,
+            int(port),
+            token=args.monitor_token,
+            trusted_ip=args.monitor_trusted_ip,
+            state_dir=Path(args.state_dir) if args.state_dir else None,
+        )
+        app = make_app(speaker, bridge, language=language, access=access)
+        runner = await start_monitor(app, host, int(port))
     _LOGGER.info("Ready: %s -> %s -> %s sink", topics.text, args.tts_uri, sink.name)
     try:
         async with asyncio.TaskGroup() as group:

@@ -1,9 +1,22 @@
-"""The speaker's monitor: a live page, a JSON API, health and Prometheus metrics."""
+"""The speaker's monitor: a live page, a JSON API, health and Prometheus metrics.
+
+It shows what was said and can stop Moxie, so off loopback it asks for a token (`Authorization:
+Bearer <token>`, or `?token=<token>` once: a cookie then carries it for the page's own fetches).
+`/health` stays open for health checks; a trusted address (Home Assistant's ingress proxy in the
+add-on) needs no token.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+import hmac
+import ipaddress
 import logging
+import os
+from pathlib import Path
+import secrets
+import socket
 
 from aiohttp import web
 
@@ -17,6 +30,118 @@ _LOGGER = logging.getLogger(__name__)
 SPEAKER_KEY = web.AppKey("speaker", Speaker)
 MQTT_STATE_KEY = web.AppKey("mqtt_connected", object)
 PAGE_KEY = web.AppKey("page", str)
+
+TOKEN_FILE = "monitor-token"  # noqa: S105 - a file name
+COOKIE = "moxie_speaker_monitor"
+OPEN_PATHS = frozenset({"/health"})
+
+
+type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class MonitorAccess:
+    """Who may use the monitor: everyone (no token), else token holders and trusted_ip."""
+
+    token: str | None = None
+    trusted_ip: Address | None = None
+
+    def trusts(self, remote: str | None) -> bool:
+        """Tell whether the peer at remote is the trusted address (IPv4-mapped IPv6 too)."""
+        if self.trusted_ip is None or not remote:
+            return False
+        try:
+            address = ipaddress.ip_address(remote)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address == self.trusted_ip
+
+
+ACCESS_KEY = web.AppKey("access", MonitorAccess)
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether host is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def monitor_access(
+    host: str,
+    port: int,
+    *,
+    token: str | None = None,
+    trusted_ip: str | None = None,
+    state_dir: Path | None = None,
+) -> MonitorAccess:
+    """Decide the monitor's access on host:port (trusted_ip: an address let in without token).
+
+    A configured token is always required. Without one, loopback stays open; any other address
+    gets a random token, kept in state_dir (when given) so it survives restarts, and logged once
+    with the monitor's URL.
+    """
+    trusted = ipaddress.ip_address(trusted_ip) if trusted_ip else None
+    if token:
+        return MonitorAccess(token, trusted)
+    if is_loopback(host):
+        return MonitorAccess(None, trusted)
+    path = state_dir / TOKEN_FILE if state_dir is not None else None
+    if path is not None and path.exists():
+        token = path.read_text(encoding="utf-8").strip()
+    if not token:
+        token = secrets.token_urlsafe(24)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(token + "\n")
+    shown = socket.gethostname() if host in {"", "0.0.0.0", "::", "[::]"} else host  # noqa: S104
+    _LOGGER.warning(
+        "The monitor on %s:%s is reachable from other machines, so it requires a token. "
+        "No --monitor-token was set: using %s. Open http://%s:%s/?token=%s",
+        host,
+        port,
+        f"the one kept in {path}" if path is not None else "a new one until it stops",
+        shown,
+        port,
+        token,
+    )
+    return MonitorAccess(token, trusted)
+
+
+def _offered_tokens(request: web.Request) -> list[str]:
+    header = request.headers.get("Authorization", "")
+    scheme, _, bearer = header.partition(" ")
+    offered = [bearer.strip()] if scheme.lower() == "bearer" else []
+    return [*offered, request.query.get("token", ""), request.cookies.get(COOKIE, "")]
+
+
+@web.middleware
+async def require_token(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Let a request through when the monitor is open, or it carries the token."""
+    access = request.app[ACCESS_KEY]
+    if access.token is None or request.path in OPEN_PATHS or access.trusts(request.remote):
+        return await handler(request)
+    expected = access.token.encode()
+    if not any(hmac.compare_digest(t.encode(), expected) for t in _offered_tokens(request) if t):
+        return web.Response(
+            status=401,
+            text="This monitor needs its token: Authorization: Bearer <token>, or ?token=<token>\n",
+            headers={"WWW-Authenticate": 'Bearer realm="moxie-speaker"'},
+        )
+    response = await handler(request)
+    if request.query.get("token"):
+        # The page's fetches and buttons carry it from now on (never sent to other sites).
+        response.set_cookie(COOKIE, access.token, httponly=True, samesite="Strict")
+    return response
 
 
 def _speaker(request: web.Request) -> Speaker:
@@ -158,10 +283,15 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def make_app(
-    speaker: Speaker, mqtt_state: object | None = None, *, language: str = DEFAULT_LANGUAGE
+    speaker: Speaker,
+    mqtt_state: object | None = None,
+    *,
+    language: str = DEFAULT_LANGUAGE,
+    access: MonitorAccess | None = None,
 ) -> web.Application:
-    """Build the monitor's aiohttp application (its page in language)."""
-    app = web.Application()
+    """Build the monitor's aiohttp application (its page in language; open unless access says)."""
+    app = web.Application(middlewares=[require_token])
+    app[ACCESS_KEY] = access or MonitorAccess()
     app[SPEAKER_KEY] = speaker
     app[MQTT_STATE_KEY] = mqtt_state
     app[PAGE_KEY] = render_page(language)

@@ -26,6 +26,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "synthesis": "Síntesis (ms)",
         "audio": "Audio (s)",
         "offline": "sin conexión",
+        "locked": "falta el token: abre la página con ?token=…",
         "idle": "en silencio",
         "speaking": "hablando",
         "error": "error",
@@ -57,6 +58,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "synthesis": "Synthesis (ms)",
         "audio": "Audio (s)",
         "offline": "offline",
+        "locked": "token needed: open the page with ?token=…",
         "idle": "idle",
         "speaking": "speaking",
         "error": "error",
@@ -124,17 +126,23 @@ function row(cells) {
   }
   return tr;
 }
+// The monitor off loopback needs its token: opened once as ?token=..., a cookie carries it.
+async function get(path) {
+  const response = await fetch(path);
+  if (response.status === 401) throw new Error("locked");
+  return response.json();
+}
 async function refresh() {
   try {
-    const status = await (await fetch("api/status")).json();
+    const status = await get("api/status");
     const el = document.getElementById("status");
     el.textContent = word(status.status); el.className = "status " + status.status;
     document.getElementById("now").textContent = status.current_text || "—";
     document.getElementById("error").textContent = status.last_error || "";
-    const stats = await (await fetch("api/stats")).json();
+    const stats = await get("api/stats");
     document.getElementById("latency").textContent =
       ms(stats.last_queue_wait_ms) + " / " + ms(stats.last_synthesis_ms);
-    const q = await (await fetch("api/queue")).json();
+    const q = await get("api/queue");
     document.getElementById("queue-size").textContent = q.queue.length;
     document.getElementById("queue").replaceChildren(
       ...q.queue.map(u => row([when(u.received), word(u.priority), u.text, u.source])));
@@ -143,7 +151,8 @@ async function refresh() {
                                  h.queue_wait_ms, h.synthesis_ms, h.audio_seconds])));
   } catch (e) {
     const el = document.getElementById("status");
-    el.textContent = word("offline"); el.className = "status error";
+    el.textContent = word(e.message === "locked" ? "locked" : "offline");
+    el.className = "status error";
   }
 }
 document.getElementById("stop").onclick = () => fetch("api/stop", {method: "POST"}).then(refresh);

@@ -31,7 +31,6 @@ from typing import override
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import aiomqtt  # noqa: E402
 from homeassistant.components import conversation  # noqa: E402
 from homeassistant.core import Context  # noqa: E402
 from wyoming.audio import AudioChunk, AudioStop  # noqa: E402
@@ -46,6 +45,7 @@ from wyoming.tts import (  # noqa: E402
 from bench.common import home_assistant, loaded, speaker_on, until  # noqa: E402
 from peers.broker import Mosquitto  # noqa: E402
 from peers.entries import moxie_entry  # noqa: E402
+from peers.mqtt import MqttProbe  # noqa: E402
 from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
 from peers.speaker import PiperServer  # noqa: E402
 from peers.tiny_voice import write_voice  # noqa: E402
@@ -57,6 +57,7 @@ ANSWER = (
     "Su luz viaja durante muchísimos años hasta llegar a tus ojos. ¿Quieres saber más?"
 )
 TOKENS = tokenize(ANSWER)
+MIRROR = "moxie/tts/text"  # where Moxie's agent mirrors what it says
 AGENT = {"model": "qwen3:4b", "prompt": "Eres Moxie."}  # Moxie's agent (subentry) options
 
 
@@ -146,22 +147,13 @@ async def run(runs: int, interval: float) -> None:
         ollama = OllamaServer(models=["qwen3:4b"], token_interval=interval)
         await ollama.start()
         sink = ProbeSink()
-        mirrored_at: list[float] = []
         try:
             async with (
                 speaker_on(broker, WyomingSynth(piper.uri), sink, "agent-bench-speaker") as speaker,
                 home_assistant(workdir / "ha", broker) as hass,
                 loaded(hass, moxie_entry(ollama.url, "es", AGENT)),
-                aiomqtt.Client(broker.host, broker.port) as probe,
+                MqttProbe(broker.host, broker.port, MIRROR) as probe,
             ):
-                await probe.subscribe("moxie/tts/text", qos=1)
-
-                async def watch() -> None:
-                    async for _message in probe.messages:
-                        # One by one, as they arrive (the loop never ends by itself).
-                        mirrored_at.append(time.monotonic())  # noqa: PERF401
-
-                watcher = asyncio.create_task(watch())
                 ours_audio: list[float] = []
                 ours_mirror: list[float] = []
                 streaming: list[float] = []
@@ -169,7 +161,7 @@ async def run(runs: int, interval: float) -> None:
                 for index in range(runs + 1):  # the first run warms everything up
                     ollama.replies.append(ChatReply(content=TOKENS))
                     first = sink.arm()
-                    seen = len(mirrored_at)
+                    seen = len(probe.messages[MIRROR])
                     await conversation.async_converse(
                         hass, "¿Por qué brillan las estrellas?", None, Context(),
                         language="es", agent_id="conversation.moxie",
@@ -179,13 +171,12 @@ async def run(runs: int, interval: float) -> None:
                     token = ollama.first_token_at[-1]
                     if index:
                         ours_audio.append(audio - token)
-                        ours_mirror.append(mirrored_at[seen] - token)
+                        ours_mirror.append(probe.messages[MIRROR][seen].at - token)
                     stream_latency = await piper_streaming(piper.uri, interval)
                     whole_latency = await piper_whole(piper.uri, interval)
                     if index:
                         streaming.append(stream_latency)
                         whole.append(whole_latency)
-                watcher.cancel()
         finally:
             await ollama.stop()
             piper.stop()

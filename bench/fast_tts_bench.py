@@ -333,12 +333,12 @@ async def speaker_path(
     workdir: Path, servers: Sequence[TtsProcess], runs: int
 ) -> dict[str, list[Heard]]:
     """First token -> first audio through HA, MQTT and the speaker, for each TTS server."""
-    import aiomqtt
     from homeassistant.components import conversation
     from homeassistant.core import Context
 
     from bench.common import home_assistant, loaded, speaker_on, until
     from peers.entries import AGENT_OPTIONS, brain_entry
+    from peers.mqtt import MqttProbe
     from wyoming_servers.speaker.synth import WyomingSynth
 
     results: dict[str, list[Heard]] = {server.label: [] for server in servers}
@@ -352,9 +352,8 @@ async def speaker_path(
         async with (
             home_assistant(workdir / "ha", broker) as hass,
             loaded(hass, brain_entry(ollama.url, dict(AGENT_OPTIONS))),
-            aiomqtt.Client(broker.host, broker.port) as probe,
+            MqttProbe(broker.host, broker.port, "moxie/tts/text"),
         ):
-            await probe.subscribe("moxie/tts/text", qos=1)
             for server in servers:
                 sink = TimelineSink()
                 async with speaker_on(

@@ -33,6 +33,7 @@ from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
 from peers.broker import Mosquitto  # noqa: E402
+from peers.mqtt import MqttProbe  # noqa: E402
 from peers.speaker import PiperServer, SpeakerProcess, get_json, wait_until  # noqa: E402
 from peers.tiny_voice import write_voice  # noqa: E402
 from wyoming_servers.speaker.discovery import Topics  # noqa: E402
@@ -134,7 +135,7 @@ async def bench_first_audio(broker: Mosquitto, piper: PiperServer, runs: int) ->
     reported: dict[str, list[float]] = {"last_queue_wait_ms": [], "last_synthesis_ms": []}
     async with (
         in_process_speaker(broker, piper.uri, sink, "bench1") as speaker,
-        aiomqtt.Client(broker.host, broker.port) as client,
+        MqttProbe(broker.host, broker.port) as client,
     ):
         await direct_first_audio(piper.uri)  # warm up the voice
         first = sink.arm()
@@ -177,7 +178,7 @@ async def bench_stop(broker: Mosquitto, piper: PiperServer, runs: int) -> None:
     latencies: list[float] = []
     async with (
         in_process_speaker(broker, piper.uri, sink, "bench2") as speaker,
-        aiomqtt.Client(broker.host, broker.port) as client,
+        MqttProbe(broker.host, broker.port) as client,
     ):
         for i in range(runs):
             first = sink.arm()

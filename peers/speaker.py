@@ -1,6 +1,6 @@
 """Real peers of the speaker for tests and the benchmark.
 
-wyoming-piper, the speaker process, an MQTT client and a direct Wyoming client.
+wyoming-piper, the speaker process, its monitor's HTTP API and a direct Wyoming client.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from collections.abc import Callable, Sequence
 import contextlib
 import os
 from pathlib import Path
-import ssl
 import subprocess
 import sys
-from typing import Any, Self
+from typing import Any
 import wave
 
 import aiohttp
-import aiomqtt
 from wyoming.audio import AudioChunk, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
@@ -146,74 +144,6 @@ async def direct_synthesize(uri: str, text: str) -> bytes:
                             return audio
             except OSError:
                 await asyncio.sleep(0.2)
-
-
-class MqttPeer:
-    """A real MQTT client on the test's side: publishes and records what it receives."""
-
-    def __init__(
-        self,
-        broker: Mosquitto,
-        topics: Sequence[str] = ("moxie/#",),
-        tls_context: ssl.SSLContext | None = None,
-    ) -> None:
-        """Subscribe to topics on broker once entered."""
-        self.broker = broker
-        self.tls_context = tls_context
-        self.topics = topics
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self._changed = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Self:
-        """Connect, subscribe and start recording."""
-        self._client = aiomqtt.Client(
-            self.broker.host, self.broker.port, tls_context=self.tls_context
-        )
-        await self._client.__aenter__()
-        for topic in self.topics:
-            await self._client.subscribe(topic, qos=1)
-        self._task = asyncio.create_task(self._record(self._client))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        """Stop recording and disconnect."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await self._task
-        if self._client is not None:
-            with contextlib.suppress(aiomqtt.MqttError):
-                await self._client.__aexit__(None, None, None)
-
-    async def _record(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
-            self.messages.append((str(message.topic), payload, message.retain))
-            self._changed.set()
-
-    async def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
-        """Publish at QoS 1."""
-        assert self._client is not None
-        data = payload.encode() if isinstance(payload, str) else payload
-        await self._client.publish(topic, data, qos=1, retain=retain)
-
-    def on(self, topic: str) -> list[bytes]:
-        """Payloads received on topic so far."""
-        return [payload for t, payload, _ in self.messages if t == topic]
-
-    async def wait_for(
-        self, topic: str, predicate: Callable[[bytes], bool], timeout: float = WAIT
-    ) -> bytes:
-        """Wait for a payload on topic matching predicate (bounded)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                for payload in self.on(topic):
-                    if predicate(payload):
-                        return payload
-                self._changed.clear()
-                await self._changed.wait()
 
 
 async def get_json(url: str) -> Any:

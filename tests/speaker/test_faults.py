@@ -8,8 +8,8 @@ import time
 import pytest
 
 from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
 from peers.speaker import (
-    MqttPeer,
     PiperServer,
     direct_synthesize,
     get_json,
@@ -41,14 +41,14 @@ async def test_broker_restart_mid_queue_loses_nothing(
     await wait_connected(speaker)
     before = [f"before-{i}" for i in range(4)]
     after = [f"after-{i}" for i in range(4)]
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         for message_id in before:
             await peer.publish(
                 TEXT, _speech(f"Mensaje {message_id} antes del reinicio.", message_id)
             )
-        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "speaking")
+        await peer.wait_for("moxie/tts/status", where=lambda m: m.json()["status"] == "speaking")
     mosquitto.restart()
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         # Published right after the restart: usually before the speaker is back (backoff).
         for message_id in after:
             await peer.publish(TEXT, _speech(f"Mensaje {message_id} tras el reinicio.", message_id))
@@ -68,16 +68,16 @@ async def test_tts_server_killed_and_restarted(
     speaker = start_speaker(["--no-pacing"], tts_uri=own_piper.uri)
     await wait_connected(speaker)
     own_piper.stop()
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech("¿Me oyes ahora?", "retry-1"))
-        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "error")
+        await peer.wait_for("moxie/tts/status", where=lambda m: m.json()["status"] == "error")
         status = await get_json(f"{speaker.url}/api/status")
         assert status["status"] == "error"
         assert own_piper.uri in status["last_error"]
         assert status["queue_size"] == 1
         own_piper.start()
         entries = await wait_history(speaker, lambda h: len(h) == 1)
-        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "idle")
+        await peer.wait_for("moxie/tts/status", where=lambda m: m.json()["status"] == "idle")
     assert entries[0]["id"] == "retry-1"
     assert entries[0]["outcome"] == "played"
     (wav,) = speaker.wavs()
@@ -112,7 +112,7 @@ async def test_bad_payloads_rejected_and_counted(
     """Each kind of bad payload is rejected, counted and logged; the service keeps playing."""
     speaker = start_speaker(["--no-pacing", "--chunk-timeout", "1"])
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         for payload in [*BAD_PAYLOADS.values(), *WRONG_TYPES]:
             await peer.publish(TEXT, payload)
         # Chunk 2 never comes: chunk 1 is spoken, the utterance counted as incomplete.
@@ -143,7 +143,7 @@ async def test_any_stop_payload_stops(
     """Empty, text, JSON or even undecodable stop payloads all interrupt."""
     speaker = start_speaker()
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech("Una frase. " * 30, "long"))
         await wait_audio(speaker, "long")
         await peer.publish("moxie/tts/stop", payload)
@@ -159,7 +159,7 @@ async def test_retained_speech_is_not_spoken(
     mosquitto: Mosquitto, start_speaker: SpeakerFactory
 ) -> None:
     """A (contract-breaking) retained speech message would be repeated on every connect."""
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, "Esto quedó retenido.", retain=True)
         speaker = start_speaker(["--no-pacing"])
         await wait_connected(speaker)
@@ -175,17 +175,17 @@ async def test_crash_publishes_last_will_and_restart_catches_up(
     mosquitto: Mosquitto, start_speaker: SpeakerFactory
 ) -> None:
     """A killed speaker goes offline by last will; what was said meanwhile plays on restart."""
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         speaker = start_speaker(["--no-pacing"])
         await wait_connected(speaker)
-        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"online")
+        await peer.wait_for("moxie/speaker/availability", where=lambda m: m.payload == b"online")
         speaker.kill()
-        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"offline")
+        await peer.wait_for("moxie/speaker/availability", where=lambda m: m.payload == b"offline")
         await peer.publish(TEXT, _speech("Mientras dormías.", "while-down"))
         await peer.publish(TEXT, "Y esto también.")
         speaker.start()
         entries = await wait_history(speaker, lambda h: len(h) == 2)
-        online = peer.on("moxie/speaker/availability")
+        online = peer.payloads("moxie/speaker/availability")
         assert online[-1] == b"online"
     assert entries[0]["id"] == "while-down"
     assert entries[1]["text"] == "Y esto también."
@@ -197,7 +197,7 @@ async def test_max_age_drops_stale_speech(
     """With --max-age, speech stamped long ago (a backlog) is dropped and counted."""
     speaker = start_speaker(["--no-pacing", "--max-age", "60"])
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech("De ayer.", "old", timestamp=time.time() - 86400))
         await peer.publish(TEXT, _speech("De ahora.", "new", timestamp=time.time()))
         await peer.publish(TEXT, "Sin marca de tiempo.")

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from peers.broker import Mosquitto
-from peers.speaker import MqttPeer, get_json, wait_audio, wait_connected, wait_history, wait_until
+from peers.mqtt import MqttProbe
+from peers.speaker import get_json, wait_audio, wait_connected, wait_history, wait_until
 from tests.speaker.conftest import SpeakerFactory
 from wyoming_servers.speaker.contract import Priority, SpeechPart, StopRequest
 from wyoming_servers.speaker.journal import JOURNAL_NAME, Journal
@@ -158,7 +159,7 @@ async def test_killed_speaker_plays_every_accepted_utterance_once(
     speaker = start_speaker(["--state-dir", str(state_dir)])
     await wait_connected(speaker)
     queued = ["second", "third", "fourth"]
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech("Una frase larga. " * 30, "first"))
         await wait_audio(speaker, "first")
         for message_id in queued:

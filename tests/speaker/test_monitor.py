@@ -14,8 +14,8 @@ from playwright.async_api import async_playwright
 import pytest
 
 from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
 from peers.speaker import (
-    MqttPeer,
     PiperServer,
     direct_synthesize,
     get_json,
@@ -33,10 +33,12 @@ async def test_discovery_availability_and_volume(
     mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
 ) -> None:
     """Discovery on the shared Moxie device; HA's birth re-publishes it; volume; last will."""
-    async with MqttPeer(mosquitto, ["moxie/#", "homeassistant/device/#"]) as peer:
+    async with MqttProbe(
+        mosquitto.host, mosquitto.port, "moxie/#", "homeassistant/device/#"
+    ) as peer:
         speaker = start_speaker(["--no-pacing"])
         await wait_connected(speaker)
-        config = json.loads(await peer.wait_for(DISCOVERY, lambda _: True))
+        config = (await peer.wait_for(DISCOVERY))[0].json()
         assert config["dev"] == {"ids": ["moxie_moxie"], "name": "Moxie"}
         assert config["o"]["name"] == "moxie-speaker"
         assert config["availability_topic"] == "moxie/speaker/availability"
@@ -53,28 +55,30 @@ async def test_discovery_availability_and_volume(
             assert component["default_entity_id"].startswith(f"{component['p']}.moxie_speaker_")
         assert components["stop"]["command_topic"] == "moxie/tts/stop"
         assert components["volume"]["command_topic"] == "moxie/speaker/volume/set"
-        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"online")
-        status = json.loads(await peer.wait_for("moxie/tts/status", lambda _: True))
+        await peer.wait_for("moxie/speaker/availability", where=lambda m: m.payload == b"online")
+        status = (await peer.wait_for("moxie/tts/status"))[0].json()
         assert set(status) == {"status", "current_text", "queue_size", "timestamp"}
         assert status["status"] == "idle"
 
-        count = len(peer.on(DISCOVERY))
+        count = len(peer.payloads(DISCOVERY))
         await peer.publish("homeassistant/status", "online")
-        await peer.wait_for(DISCOVERY, lambda _: len(peer.on(DISCOVERY)) > count)
+        await peer.wait_for(DISCOVERY, count + 1)
 
         await peer.publish("moxie/speaker/volume/set", "50")
-        await peer.wait_for("moxie/speaker/volume", lambda p: p == b"50")
+        await peer.wait_for("moxie/speaker/volume", where=lambda m: m.payload == b"50")
         await peer.publish("moxie/tts/text", json.dumps({"text": "Más bajito.", "id": "soft"}))
         await wait_history(speaker, lambda h: len(h) == 1)
 
         def statuses() -> list[str]:
-            return [json.loads(p)["status"] for p in peer.on("moxie/tts/status")]
+            return [json.loads(p)["status"] for p in peer.payloads("moxie/tts/status")]
 
         # The status went speaking, then back to idle.
-        await peer.wait_for("moxie/tts/status", lambda _: statuses()[-2:] == ["speaking", "idle"])
+        await peer.wait_for(
+            "moxie/tts/status", where=lambda _: statuses()[-2:] == ["speaking", "idle"]
+        )
 
         speaker.stop()
-        await peer.wait_for("moxie/speaker/availability", lambda p: p == b"offline")
+        await peer.wait_for("moxie/speaker/availability", where=lambda m: m.payload == b"offline")
 
         # Restarted without --volume, the speaker takes back the retained volume.
         speaker.start()
@@ -83,7 +87,7 @@ async def test_discovery_availability_and_volume(
             lambda: get_json(f"{speaker.url}/api/status"), lambda s: s["volume"] == 50
         )
         assert status["volume"] == 50
-        assert b"100" not in peer.on("moxie/speaker/volume")[1:]
+        assert b"100" not in peer.payloads("moxie/speaker/volume")[1:]
         speaker.stop()
 
     (wav,) = speaker.wavs()
@@ -101,14 +105,14 @@ async def test_monitor_endpoints(mosquitto: Mosquitto, start_speaker: SpeakerFac
     """The page, JSON API, health, Prometheus metrics and the page's stop button."""
     speaker = start_speaker()
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish("moxie/tts/text", "Primera cosa.")
         await peer.publish("moxie/tts/text", json.dumps({"text": LONG, "id": "long"}))
         await peer.publish(
             "moxie/tts/text", json.dumps({"text": "Espera.", "id": "w", "source": "t"})
         )
         await peer.publish("moxie/tts/text", b"{oops")
-        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG)
+        await peer.wait_for("moxie/tts/status", where=lambda m: m.json()["current_text"] == LONG)
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{speaker.url}/") as response:
@@ -173,7 +177,7 @@ async def test_monitor_page_in_spanish_with_dates(
         pytest.skip("Debian's chromium is not installed")
     speaker = start_speaker(["--no-pacing"])
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(
             "moxie/tts/text", json.dumps({"text": "Hola.", "id": "h", "priority": "high"})
         )

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
 from peers.speaker import (
-    MqttPeer,
     PiperServer,
     direct_synthesize,
     get_json,
@@ -44,7 +44,7 @@ async def test_mirror_message_becomes_the_servers_pcm(
     """Contract JSON and plain text are played as exactly the audio wyoming-piper produces."""
     speaker = start_speaker(["--no-pacing"])
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech("Hola, soy Moxie. ¿Jugamos?", "j1", priority="high"))
         await peer.publish(TEXT, "Me gusta aprender contigo.")
         entries = await wait_history(speaker, lambda h: len(h) == 2)
@@ -69,7 +69,7 @@ async def test_chunks_reassembled_in_order(
     speaker = start_speaker(["--no-pacing"])
     await wait_connected(speaker)
     parts = ["Había una vez un robot", "llamado Moxie.", "Le encantaba aprender."]
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         for index in (1, 3, 2):
             await peer.publish(
                 TEXT, _speech(parts[index - 1], "story", chunk=index, total_chunks=3)
@@ -87,7 +87,7 @@ async def test_duplicate_delivery_plays_once(
     """A QoS 1 redelivery (same id and chunk) is not spoken twice."""
     speaker = start_speaker(["--no-pacing"])
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         for _ in range(3):
             await peer.publish(TEXT, _speech("Solo una vez.", "dup-1"))
         await peer.publish(TEXT, _speech("Y esta después.", "after"))
@@ -104,10 +104,10 @@ async def test_priorities_and_preemption(
     """Critical preempts (the preempted utterance is replayed later); high before normal."""
     speaker = start_speaker()
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
         await peer.wait_for(
-            "moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG_TEXT
+            "moxie/tts/status", where=lambda m: m.json()["current_text"] == LONG_TEXT
         )
         await wait_audio(speaker, "story")
         await peer.publish(TEXT, _speech("Normal.", "normal-2"))
@@ -135,11 +135,11 @@ async def test_stop_silences_long_utterance(
     """A stop ends the utterance's audio for good; the queue goes on unless asked to clear."""
     speaker = start_speaker()
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
         await peer.publish(TEXT, _speech("Después.", "next"))
         await peer.wait_for(
-            "moxie/tts/status", lambda p: json.loads(p)["current_text"] == LONG_TEXT
+            "moxie/tts/status", where=lambda m: m.json()["current_text"] == LONG_TEXT
         )
         await wait_audio(speaker, "story")
         await peer.publish(
@@ -148,7 +148,7 @@ async def test_stop_silences_long_utterance(
         await wait_history(speaker, lambda h: len(h) >= 1)
         if not clear_queue:
             await wait_history(speaker, lambda h: len(h) == 2)
-        await peer.wait_for("moxie/tts/status", lambda p: json.loads(p)["status"] == "idle")
+        await peer.wait_for("moxie/tts/status", where=lambda m: m.json()["status"] == "idle")
         story_wav = speaker.wavs()[0]
         size_after_stop = story_wav.stat().st_size
         await asyncio.sleep(1.0)
@@ -175,7 +175,7 @@ async def test_non_streaming_server(
         speaker = start_speaker(["--no-pacing"], tts_uri=server.uri)
         await wait_connected(speaker)
         parts = ["Primera parte del cuento", "y segunda parte."]
-        async with MqttPeer(mosquitto) as peer:
+        async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
             for index, part in enumerate(parts, 1):
                 await peer.publish(TEXT, _speech(part, "tale", chunk=index, total_chunks=2))
             await wait_history(speaker, lambda h: len(h) == 1)
@@ -194,7 +194,7 @@ async def test_streaming_starts_audio_before_the_last_chunk(
     speaker = start_speaker(["--no-pacing", "--chunk-timeout", "120"])
     await wait_connected(speaker)
     parts = ["Hola, amigo mío. Hoy te voy a contar", "un cuento muy bonito."]
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech(parts[0], "live", chunk=1, total_chunks=2))
         await wait_audio(speaker, "live")
         assert await history(speaker) == []  # still waiting for chunk 2
@@ -211,7 +211,7 @@ async def test_speech_for_a_satellite_is_not_spoken(
     speaker = start_speaker(["--no-pacing"])
     await wait_connected(speaker)
     quiet = {"speak": False, "satellite": "assist_satellite.cocina"}
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech("La cocina lo dice.", "sat-1", **quiet))
         for index in (1, 2):
             await peer.publish(
@@ -220,7 +220,7 @@ async def test_speech_for_a_satellite_is_not_spoken(
         await peer.publish(TEXT, _speech("La cocina lo dice.", "sat-1", **quiet))  # redelivery
         await peer.publish(TEXT, _speech("Esto sí lo digo yo.", "mine"))
         entries = await wait_history(speaker, lambda h: len(h) == 1)
-        statuses = [json.loads(p) for p in peer.on("moxie/tts/status")]
+        statuses = [json.loads(p) for p in peer.payloads("moxie/tts/status")]
     assert _outcomes(entries) == [("mine", "played")]
     assert [path.name for path in speaker.wavs()] == ["00001_mine.wav"]
     assert {s["current_text"] for s in statuses if s["status"] == "speaking"} == {
@@ -237,7 +237,7 @@ async def test_queue_wait_and_synthesis_reported_apart(
     """An utterance queued behind another waits at least that one's audio, then synthesizes."""
     speaker = start_speaker()  # paced: the WAV sink takes as long as the audio lasts
     await wait_connected(speaker)
-    async with MqttPeer(mosquitto) as peer:
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech(LONG_TEXT, "first"))
         await peer.publish(TEXT, _speech("Y yo espero mi turno.", "second"))
         first, second = await wait_history(speaker, lambda h: len(h) == 2)

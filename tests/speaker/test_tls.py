@@ -16,7 +16,8 @@ from cryptography.x509.oid import NameOID
 import pytest
 
 from peers.broker import Mosquitto
-from peers.speaker import MqttPeer, PiperServer, SpeakerProcess, wait_connected, wait_history
+from peers.mqtt import MqttProbe
+from peers.speaker import PiperServer, SpeakerProcess, wait_connected, wait_history
 
 
 def _write_pki(directory: Path) -> tuple[Path, Path, Path]:
@@ -109,7 +110,7 @@ async def test_speaker_over_tls(
     try:
         await wait_connected(speaker)
         context = ssl.create_default_context(cafile=str(ca))
-        async with MqttPeer(broker, tls_context=context) as peer:
+        async with MqttProbe(broker.host, broker.port, "moxie/#", tls_context=context) as peer:
             await peer.publish("moxie/tts/text", json.dumps({"text": "Cifrado.", "id": "tls"}))
             entries = await wait_history(speaker, lambda h: len(h) == 1)
         assert entries[0]["outcome"] == "played"

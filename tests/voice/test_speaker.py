@@ -8,8 +8,8 @@ import re
 
 from peers.broker import Mosquitto
 from peers.moxie_tts import MoxieTts
+from peers.mqtt import MqttProbe
 from peers.speaker import (
-    MqttPeer,
     SpeakerProcess,
     direct_synthesize,
     wait_audio,
@@ -39,7 +39,7 @@ async def test_speaker_speaks_through_moxie_tts(
     speaker.start()
     try:
         await wait_connected(speaker)
-        async with MqttPeer(mosquitto) as peer:
+        async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
             await peer.publish(TEXT, _speech(GREETING, "hello"))
             entries = await wait_history(speaker, lambda h: len(h) == 1)
     finally:
@@ -62,7 +62,7 @@ async def test_stop_frees_moxie_tts_for_what_comes_next(
     speaker.start()
     try:
         await wait_connected(speaker)
-        async with MqttPeer(mosquitto) as peer:
+        async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
             await peer.publish(TEXT, _speech(STORY, "story"))
             await wait_audio(speaker, "story")
             await peer.publish("moxie/tts/stop", json.dumps({"reason": "test"}))

@@ -132,8 +132,14 @@ def probe(stack: Stack, socket_enabled: None) -> Iterator[MqttProbe]:
     stack.loop.run(mqtt_probe.stop())
 
 
-async def _login(stack: Stack, language: str, viewport: dict[str, int]) -> Page:
-    """Log in through the login page, choose the language, open the dashboard."""
+async def _sign_in(
+    stack: Stack,
+    language: str,
+    viewport: dict[str, int],
+    username: str = USERNAME,
+    password: str = PASSWORD,
+) -> Page:
+    """Log in through the login page in language; return the page, connected."""
     context = await stack.browser.new_context(viewport=viewport, locale=f"{language}-ES")
     await context.add_init_script(
         f"localStorage.setItem('selectedLanguage', {json.dumps(json.dumps(language))});"
@@ -141,12 +147,18 @@ async def _login(stack: Stack, language: str, viewport: dict[str, int]) -> Page:
     page = await context.new_page()
     page.set_default_timeout(WAIT_MS)
     await page.goto(stack.home.url)
-    await page.locator("input[name='username']").fill(USERNAME)
-    await page.locator("input[name='password']").fill(PASSWORD)
+    await page.locator("input[name='username']").fill(username)
+    await page.locator("input[name='password']").fill(password)
     await page.locator("input[name='password']").press("Enter")
     await page.wait_for_function(
         "() => document.querySelector('home-assistant')?.hass?.connected === true"
     )
+    return page
+
+
+async def _login(stack: Stack, language: str, viewport: dict[str, int]) -> Page:
+    """Log in as the parent (an administrator), choose the language, open the dashboard."""
+    page = await _sign_in(stack, language, viewport)
     # The owner makes a dashboard with the Moxie card (what the card picker saves).
     await page.evaluate(
         """async () => {
@@ -206,6 +218,9 @@ def test_card_shows_moxie_in_spanish_at_phone_width(stack: Stack) -> None:
             "placeholder", "Escribe lo que dice Moxie y pulsa Intro"
         )
         await expect(page.locator("moxie-card button.stop")).to_have_text("Parar")
+        await expect(page.locator("moxie-card button.stop-clear")).to_have_text(
+            "Parar y vaciar la cola"
+        )
         # The speaker's volume (its MQTT number joins the Moxie device) is on the card.
         await expect(page.locator("moxie-card .volume input[type=range]")).to_be_visible()
         # Nothing wider than a phone.
@@ -402,7 +417,64 @@ def test_stop_button_stops_the_speaker(stack: Stack, probe: MqttProbe) -> None:
         stopped = [e["text"] for e in entries if e["outcome"] == "stopped"]
         assert stopped[0].startswith("Esta es la frase número 0")
 
+        # The second button also asks the speaker to drop what is waiting.
+        await page.locator("moxie-card button.stop-clear").click()
+        [clear] = await probe.wait_for(
+            "moxie/tts/stop", where=lambda m: m.json().get("clear_queue") is True
+        )
+        assert clear.json()["reason"] == "card"
+
     _in_browser(stack, "es", PHONE, steps)
+
+
+CHILD, CHILD_PASSWORD = "nino", "moxie-secret-2"
+
+
+def test_non_admin_sees_controls_but_not_the_conversation(stack: Stack, probe: MqttProbe) -> None:
+    """A person who is not an administrator: status and controls, a note instead of the talk."""
+
+    async def make_user(page: Page) -> None:
+        await page.evaluate(
+            """async ([username, password]) => {
+                const hass = document.querySelector('home-assistant').hass;
+                const users = await hass.callWS({type: 'config/auth/list'});
+                if (users.some((u) => u.username === username)) return;
+                const {user} = await hass.callWS({type: 'config/auth/create', name: 'Niño',
+                                                  group_ids: ['system-users']});
+                await hass.callWS({type: 'config/auth_provider/homeassistant/create',
+                                   user_id: user.id, username, password});
+            }""",
+            [CHILD, CHILD_PASSWORD],
+        )
+
+    _in_browser(stack, "es", PHONE, make_user)  # the parent also saves the dashboard
+
+    async def as_child() -> None:
+        page = await _sign_in(stack, "es", PHONE, CHILD, CHILD_PASSWORD)
+        try:
+            user = "() => document.querySelector('home-assistant').hass.user"
+            await page.wait_for_function(f"() => ({user})() != null")
+            assert await page.evaluate(f"() => ({user})().is_admin") is False
+            await page.goto(f"{stack.home.url}/moxie-home/moxie")
+            card = page.locator("moxie-card")
+            await expect(card.locator(".admin-only")).to_have_text(
+                "Solo un administrador puede ver la conversación de Moxie."
+            )
+            await expect(card.locator(".status")).to_have_attribute("data-status", "idle")
+            await expect(card.locator(".puppet input")).to_be_visible()
+            await expect(card.locator("button.stop")).to_have_text("Parar")
+            await expect(card.locator(".volume input[type=range]")).to_be_visible()
+            await expect(card.locator(".turn")).to_have_count(0)
+            await _shot(stack, page, "card-es-non-admin")
+            await card.locator("button.stop-clear").click()
+            [clear] = await probe.wait_for(
+                "moxie/tts/stop", where=lambda m: m.json().get("clear_queue") is True
+            )
+            assert clear.json()["reason"] == "card"
+        finally:
+            await page.context.close()
+
+    stack.loop.run(as_child(), timeout=300)
 
 
 def test_card_in_english(stack: Stack) -> None:
@@ -412,6 +484,9 @@ def test_card_in_english(stack: Stack) -> None:
         await expect(page.locator("moxie-card .status")).to_have_text("Idle")
         await expect(page.locator("moxie-card h3")).to_have_text("Conversation")
         await expect(page.locator("moxie-card button.stop")).to_have_text("Stop")
+        await expect(page.locator("moxie-card button.stop-clear")).to_have_text(
+            "Stop and clear the queue"
+        )
         # The Spanish session's conversation is still there (kept by the integration).
         puppet = page.locator("moxie-card .turn[data-source='puppet'] .tag").first
         await expect(puppet).to_have_text("Puppet")

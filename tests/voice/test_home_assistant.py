@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 import re
 
 from homeassistant.components import tts
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from peers.moxie_tts import MoxieTts
 from peers.voices import LaunchedServer, joe_pcm, to_pcm16, transcribe, word_errors, words
-from tests.voice.conftest import JOE, seconds
+from tests.voice.conftest import JOE, QUIET, seconds
 
 ENGINE = "tts.moxie_tts"
 # As a media player that takes WAV asks for it (otherwise HA converts to MP3).
@@ -110,3 +111,60 @@ async def test_whole_and_streamed_speech_is_heard(
         heard = await transcribe(whisper_server.uri, to_pcm16(pcm, rate, 2, 1))
         assert word_errors(heard, SAID) <= 1, heard
         assert {"kitchen", "light", "stars"} <= set(words(heard)), heard
+
+
+@pytest.fixture(scope="module")
+def whole_text_tts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoxieTts]:
+    """moxie-tts with --no-streaming: Home Assistant asks it for whole texts only."""
+    server = MoxieTts(tmp_path_factory.mktemp("whole_text_tts"), (*QUIET, "--no-streaming"))
+    server.start()
+    yield server
+    server.stop()
+
+
+async def _add_tts(hass: HomeAssistant, server: MoxieTts) -> str:
+    """Another Wyoming TTS added as a user does; its entity id."""
+    result = await hass.config_entries.flow.async_init(
+        "wyoming", context={"source": SOURCE_USER}, data={"host": server.host, "port": server.port}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "tts", "wyoming", f"{result['result'].entry_id}-tts"
+    )
+    assert entity_id is not None
+    return entity_id
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "no-streaming"])
+async def test_nothing_to_say_is_an_empty_file(
+    hass: HomeAssistant, wyoming_tts: str, whole_text_tts: MoxieTts, streaming: bool
+) -> None:
+    """Punctuation only: HA returns a valid file with no audio, as WAV and as MP3, no error.
+
+    Streaming, Home Assistant makes the WAV header from moxie-tts's audio-start; without
+    streaming, from its first audio-chunk. Then it converts it with ffmpeg like any answer.
+    """
+    engine = wyoming_tts if streaming else await _add_tts(hass, whole_text_tts)
+    for options, kind in ((WAV, "wav"), ({}, "mp3")):
+        # Not from Home Assistant's file cache (the test config folder outlives a run).
+        media_id = tts.generate_media_source_id(
+            hass, "...", engine, "en_US", options=options, cache=False
+        )
+        extension, data = await tts.async_get_media_source_audio(hass, media_id)
+        assert extension == kind
+        if kind == "wav":
+            assert wav_pcm(data) == (b"", 22050)
+        else:
+            assert data.startswith(b"ID3")  # an MP3 file, with no frames of audio
+
+    if streaming:  # an answer streamed with no text at all
+
+        async def nothing() -> AsyncGenerator[str]:
+            for token in ():
+                yield token
+
+        stream = tts.async_create_stream(hass, engine, "en_US", options=WAV)
+        stream.async_set_message_stream(nothing())
+        streamed = b"".join([chunk async for chunk in stream.async_stream_result()])
+        assert wav_pcm(streamed) == (b"", 22050)

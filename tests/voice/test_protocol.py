@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping
@@ -102,6 +103,44 @@ async def test_stream_speaks_the_first_clause_before_the_sentence_ends(
     total = seconds(b"".join(audio))
     assert abs(total - reference(GREETING)) < 0.1 * reference(GREETING)
     assert [e.type for e in events].count("audio-stop") == 3
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "... ¡! -"], ids=["empty", "blank", "punctuation"])
+async def test_nothing_to_say_is_an_empty_audio_block(
+    moxie_tts: MoxieTts, socket_enabled: None, text: str
+) -> None:
+    """No words, whole or streamed: an empty audio block, never a bare audio-stop.
+
+    audio-start, one audio-chunk with no samples, audio-stop; a stream then ends with
+    synthesize-stopped as usual, a stream with no synthesize-chunk at all too. The connection
+    keeps serving.
+    """
+    client = await connect(moxie_tts)
+    await client.write_event(Synthesize(text=text).event())
+    whole = await read_until(client, "audio-stop")
+    await client.write_event(SynthesizeStart().event())
+    await client.write_event(SynthesizeChunk(text=text).event())
+    await client.write_event(Synthesize(text=text).event())  # Home Assistant's duplicate
+    await client.write_event(SynthesizeStop().event())
+    streamed = await read_until(client, "synthesize-stopped")
+    await client.write_event(SynthesizeStart().event())
+    await client.write_event(SynthesizeStop().event())
+    no_chunk = await read_until(client, "synthesize-stopped")
+    await client.write_event(Ping(text="still here").event())
+    pong = (await read_until(client, "pong"))[-1]
+    await client.disconnect()
+
+    block = ["audio-start", "audio-chunk", "audio-stop"]
+    assert [e.type for e in whole] == block
+    assert [e.type for e in streamed] == [*block, "synthesize-stopped"]
+    assert [e.type for e in no_chunk] == [*block, "synthesize-stopped"]
+    for events in (whole, streamed, no_chunk):
+        assert pcm_of(events) == b""
+        for event in events[:2]:
+            assert {k: event.data[k] for k in ("rate", "width", "channels")} == {
+                "rate": 22050, "width": 2, "channels": 1
+            }  # fmt: skip
+    assert pong.data["text"] == "still here"
 
 
 async def test_voice_by_language_and_unknown_voice(

@@ -258,10 +258,21 @@ class VoiceEventHandler(AsyncEventHandler):
                 await self._write_audio(voice, pcm)
                 if session.streaming:
                     await self.write_event(AudioStop().event())
+            if not started:
+                # Nothing to say (empty, blank or punctuation only): an empty audio block, so
+                # the client still gets a well-formed answer. Home Assistant makes its WAV
+                # header from audio-start (streaming) or from the first chunk (whole text).
+                await self.write_event(self._start(voice).event())
+                await self.write_event(
+                    AudioChunk(
+                        rate=voice.sample_rate, width=WIDTH, channels=CHANNELS, audio=b""
+                    ).event()
+                )
+                await self.write_event(AudioStop().event())
+            elif not session.streaming:
+                await self.write_event(AudioStop().event())
             if session.streaming:
                 await self.write_event(SynthesizeStopped().event())
-            else:
-                await self.write_event(AudioStop().event())
             _LOGGER.debug("Done: %d pieces, %.2f s of audio", session.pieces, session.audio_seconds)
         except Aborted, ConnectionError:
             # Gone while synthesizing (abort) or while its audio was being written.

@@ -176,3 +176,29 @@ def test_device_id_rule(base: str) -> None:
     assert service_core.Topics(base).speaker_discovery == (
         f"homeassistant/device/{device}_speaker/config"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hola.",
+        "¿Quieres jugar? ¡Claro que sí! " * 40,
+        "palabra " * 300,
+        "x" * 1234,  # one huge "word" is cut
+        "Una frase muy larga " + "sin puntos " * 80 + "y al final un punto. Y otra más.",
+        "  espacios   raros \n\t entre   palabras. " * 30,
+    ],
+)
+def test_chunks_keep_every_word_in_order(text: str) -> None:
+    """Chunks fit the limit and join back to the text."""
+    pieces = speech_core.chunk_text(text)
+    assert all(0 < len(piece) <= speech_core.CHUNK_MAX_CHARS for piece in pieces)
+    assert " ".join(pieces) == " ".join(text.split()) or "".join(pieces) == text
+
+
+def test_chunks_prefer_sentence_boundaries() -> None:
+    """A long text of sentences is cut between sentences."""
+    sentence = "Esta es una frase de unos cincuenta caracteres más o menos. "
+    pieces = speech_core.chunk_text(sentence * 20)
+    assert len(pieces) > 1
+    assert all(piece.endswith(".") for piece in pieces)

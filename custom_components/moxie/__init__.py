@@ -12,6 +12,7 @@ from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
+from .answer import AnswerBook
 from .assistant_status import AssistantStatus
 from .blueprint_install import async_install_blueprints
 from .brain import Brain, async_remove_issues
@@ -33,8 +34,8 @@ from .models import MoxieConfigEntry, MoxieData
 from .pipeline import MoxiePipeline, async_remove_pipeline
 from .services import async_setup_services
 from .speaker_watch import SpeakerWatch
+from .speech_core import Topics
 from .takeover import Takeover
-from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
     """Start the speech mirror and publish the Moxie device."""
     if not await mqtt.async_wait_for_mqtt_client(hass):
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="mqtt_unavailable")
-    topics = MoxieTopics(entry.data[CONF_BASE_TOPIC])
+    topics = Topics(entry.data[CONF_BASE_TOPIC])
     language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
     mirror = SpeechMirror(hass, topics, language)
     discovery = MoxieDiscovery(hass, topics, entry.data.get(CONF_NAME, DEFAULT_NAME), language)
@@ -82,11 +83,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
             translation_domain=DOMAIN,
             translation_key="mqtt_unavailable",
         ) from err
+    answers = AnswerBook(hass, mirror, status)
+    entry.async_on_unload(answers.async_start())
+    entry.async_on_unload(mirror.async_listen_stop(speaker.async_stopped))
     entry.runtime_data = MoxieData(
         mirror=mirror,
         discovery=discovery,
         speaker=speaker,
         status=status,
+        answers=answers,
         brain=_async_start_brain(hass, entry),
         takeovers=_async_setup_takeovers(hass, entry, mirror),
     )
@@ -154,7 +159,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> No
     """Remove the Moxie device from MQTT discovery and clear its retained topics."""
     async_remove_issues(hass, entry.entry_id)
     await async_remove_pipeline(hass, entry)
-    topics = MoxieTopics(entry.data[CONF_BASE_TOPIC])
+    topics = Topics(entry.data[CONF_BASE_TOPIC])
     discovery = MoxieDiscovery(hass, topics, entry.title, DEFAULT_LANGUAGE)
     try:
         await discovery.async_remove()

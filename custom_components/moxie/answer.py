@@ -1,58 +1,39 @@
-"""Mirror an answer as Moxie speech while it streams: its first clause, then each sentence."""
+"""Moxie's answers as they stream: who voices them, their pieces on the mirror, and "heard".
+
+- Who voices an answer is decided once, here (`speaker_playback`), by the agent that answers:
+  Moxie's speaker, or the voice satellite that asked (then nothing reaches `<base>/tts/text`).
+- An answer is mirrored piece by piece as it streams (its first clause alone, then each
+  sentence: the speech core's text cutting), each piece an utterance of the answer's group.
+- A stop (any, seen by the mirror) ends every answer in flight: nothing more of it is mirrored
+  and the speaker drops the rest of its group.
+- The AnswerBook keeps the answers by conversation, so the voice satellite knows whether the
+  answer to its question was voiced, and waits for it to be heard by id.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 import logging
-import re
 
 from homeassistant.components import conversation
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .assistant_status import AssistantStatus
-from .const import DOMAIN, PLAYBACK_ALWAYS, PLAYBACK_AUTOMATIC, SOURCE_ASSISTANT
+from .const import DOMAIN, PLAYBACK_ALWAYS, PLAYBACK_AUTOMATIC
 from .mirror import SpeechMirror
+from .speech_core import SOURCE_ASSISTANT, Cut, StopRequest, TextBuffer, new_id, speakable
 
 _LOGGER = logging.getLogger(__name__)
 
-# The end of a sentence (. ! ? … and closing quotes or brackets) followed by white space, or
-# right after a word at the end of what arrived so far (not after a digit: 3.5 may follow), or
-# the end of a line.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'»”)\]]*\s+|(?<=[^\W\d_])[.!?…]+[\"'»”)\]]*$|\n+")
-# Markup a model may write despite the persona, which a voice should not read out.
-_MARKUP = re.compile(r"[*#`~]+")
-_BULLET = re.compile(r"^\s*[-•]\s+", re.MULTILINE)
-# Without punctuation, a long run is cut at a comma, semicolon or colon.
-_CLAUSE = re.compile(r"[,;:]\s+")
-LONG_RUN = 200
-# The first clause of an answer is said alone as soon as it is complete, so Moxie starts
-# speaking after a few words ("Good morning," then the rest): a comma, semicolon or colon
-# followed by white space or right after a word at the end of what arrived so far (1,000 is not
-# cut), a dash between spaces, or the space before a Spanish ¿ or ¡ inside a sentence; only
-# with FIRST_CLAUSE_WORDS words before it, and only before the first sentence has ended.
-_FIRST_CLAUSE = re.compile(
-    r"[,;:][\"'»”)\]]*(?=\s)|(?<=[^\W\d_])[,;:][\"'»”)\]]*$|\s[-–—]+(?=\s)|\s(?=[¿¡])"  # noqa: RUF001
-)
-_WORD = re.compile(r"[^\W_]+")
+# The first clause of an answer is said alone once it has this many words ("Good morning,").
 FIRST_CLAUSE_WORDS = 2
-
-
-def speakable(text: str) -> str:
-    """Return text without markup and with white space folded."""
-    return " ".join(_BULLET.sub(" ", _MARKUP.sub("", text)).split())
-
-
-def _first_clause_end(text: str) -> int | None:
-    """Where the first clause of text ends, if it is complete before any sentence end."""
-    sentence = _BOUNDARY.search(text)
-    for match in _FIRST_CLAUSE.finditer(text):
-        if sentence is not None and match.start() >= sentence.start():
-            return None
-        if len(_WORD.findall(text[: match.end()])) >= FIRST_CLAUSE_WORDS:
-            return match.end()
-    return None
+# Without a sentence end, a run longer than this is cut at its last clause (or a space).
+LONG_RUN = 200
+# Answers remembered by conversation (for the satellite's follow-up).
+REMEMBERED = 32
 
 
 @callback
@@ -82,12 +63,12 @@ def speaker_playback(
 
 
 class AnswerSpeaker:
-    """Feed it content as it streams; it mirrors each finished sentence, in order.
+    """Feed it content as it streams; it mirrors each finished piece, in order.
 
     Publishing runs in the background so the stream is never held up; `async_finish` says the
     rest and waits until everything is published. The first utterance ends the Status'
     `thinking`; an answer voiced by Moxie's speaker is `speaking` until it has been heard.
-    With speak=False (a voice satellite plays it) the utterances are mirrored unspoken.
+    With speak=False (a voice satellite plays it) the utterances are Speech events only.
     """
 
     def __init__(
@@ -107,24 +88,18 @@ class AnswerSpeaker:
         self.language = language
         self.speak = speak
         self.satellite = satellite
+        self.group = new_id()
         self.said: list[str] = []
-        self._buffer = ""
+        # The utterance ids mirrored, in order (known once async_finish returned).
+        self.ids: list[str] = []
+        self.stopped = False
+        self._buffer = TextBuffer(Cut(clause_words=FIRST_CLAUSE_WORDS, max_chars=LONG_RUN))
         self._last: asyncio.Task[None] | None = None
 
     def feed(self, text: str) -> None:
         """Add streamed content; mirror the first clause, then the sentences it completes."""
-        self._buffer += text
-        if not self.said and (end := _first_clause_end(self._buffer)) is not None:
-            piece, self._buffer = self._buffer[:end], self._buffer[end:]
-            self._say(piece)
-        last = None
-        for last in _BOUNDARY.finditer(self._buffer):  # noqa: B007
-            pass
-        if last is None and len(self._buffer) > LONG_RUN:
-            for last in _CLAUSE.finditer(self._buffer):  # noqa: B007
-                pass
-        if last is not None:
-            piece, self._buffer = self._buffer[: last.end()], self._buffer[last.end() :]
+        self._buffer.add(text)
+        while (piece := self._buffer.take(clause=not self.said, final=False)) is not None:
             self._say(piece)
 
     def say_now(self, text: str) -> None:
@@ -133,16 +108,21 @@ class AnswerSpeaker:
         self._say(text)
 
     def flush(self) -> None:
-        """Mirror whatever is left in the buffer."""
-        piece, self._buffer = self._buffer, ""
-        self._say(piece)
+        """Mirror whatever is left."""
+        while (piece := self._buffer.take(clause=not self.said, final=True)) is not None:
+            self._say(piece)
+
+    @callback
+    def stop(self) -> None:
+        """Moxie was told to stop: nothing more of this answer is said."""
+        self.stopped = True
 
     async def async_finish(self) -> None:
         """Mirror the rest and wait until every utterance is published (idle follows)."""
         self.flush()
         if self._last is not None:
             await self._last
-        self.status.async_done(self, sum(len(text) for text in self.said))
+        self.status.async_done(self, self.ids if self.speak else [])
 
     async def async_think(self) -> None:
         """Show the Status `thinking` until the first text of the answer."""
@@ -150,7 +130,7 @@ class AnswerSpeaker:
 
     def _say(self, piece: str) -> None:
         text = speakable(piece)
-        if not any(char.isalnum() for char in text):
+        if self.stopped or not any(char.isalnum() for char in text):
             return
         first = not self.said
         self.said.append(text)
@@ -166,13 +146,75 @@ class AnswerSpeaker:
             await previous
         if first:
             await self.status.async_answering(self, spoken=self.speak)
+        if self.stopped:
+            return
         try:
-            await self.mirror.async_say(
+            uid = await self.mirror.async_say(
                 text,
                 source=SOURCE_ASSISTANT,
                 language=self.language,
                 speak=self.speak,
                 satellite=self.satellite,
+                group=self.group,
             )
         except HomeAssistantError as err:
             _LOGGER.warning("Could not mirror Moxie's answer: %s", err)
+            return
+        self.ids.append(uid)
+
+
+class AnswerBook:
+    """The answers of one Moxie: started by its agents, ended by stops, found by conversation."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        mirror: SpeechMirror,
+        status: AssistantStatus,
+    ) -> None:
+        """Keep answers of mirror's Moxie; call async_start to end them on every stop."""
+        self.hass = hass
+        self.mirror = mirror
+        self.status = status
+        self._answers: OrderedDict[str, AnswerSpeaker] = OrderedDict()
+
+    @callback
+    def async_start(self) -> CALLBACK_TYPE:
+        """End the answers in flight whenever Moxie is told to stop; returns the undo."""
+        return self.mirror.async_listen_stop(self._stopped)
+
+    @callback
+    def answer(
+        self,
+        conversation_id: str,
+        language: str | None,
+        *,
+        speak: bool,
+        satellite: str | None,
+    ) -> AnswerSpeaker:
+        """Start the answer of conversation_id (it replaces the conversation's previous one)."""
+        answer = AnswerSpeaker(
+            self.hass,
+            self.mirror,
+            self.status,
+            language,
+            speak=speak,
+            satellite=satellite,
+        )
+        self._answers.pop(conversation_id, None)
+        self._answers[conversation_id] = answer
+        while len(self._answers) > REMEMBERED:
+            self._answers.popitem(last=False)
+        return answer
+
+    def of(self, conversation_id: str | None) -> AnswerSpeaker | None:
+        """Return the latest answer a Moxie agent gave in conversation_id (None: none did)."""
+        if conversation_id is None:
+            return None
+        return self._answers.get(conversation_id)
+
+    @callback
+    def _stopped(self, request: StopRequest) -> None:
+        del request  # any stop ends the answers: a person hears one thing
+        for answer in self._answers.values():
+            answer.stop()

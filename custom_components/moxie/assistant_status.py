@@ -17,8 +17,8 @@ from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
-from .speaker_watch import SAY_BASE, SAY_PER_CHAR, SpeakerWatch
-from .topics import MoxieTopics
+from .speaker_watch import SpeakerWatch
+from .speech_core import Topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ START_GRACE = 5.0
 class AssistantStatus:
     """Derives Moxie's state from pipeline runs, answers and the speaker; publishes changes."""
 
-    def __init__(self, hass: HomeAssistant, topics: MoxieTopics, speaker: SpeakerWatch) -> None:
+    def __init__(self, hass: HomeAssistant, topics: Topics, speaker: SpeakerWatch) -> None:
         """Prepare; call async_start to follow the speaker and publish `idle`."""
         self.hass = hass
         self.topics = topics
@@ -87,8 +87,8 @@ class AssistantStatus:
         await self._async_sync()
 
     @callback
-    def async_done(self, answer: object, spoken_chars: int) -> None:
-        """Finish answer: it stops counting once the speaker has said it."""
+    def async_done(self, answer: object, spoken_ids: list[str]) -> None:
+        """Finish answer: it stops counting once the speaker is done with spoken_ids."""
         self._thinking.discard(answer)
         if answer not in self._answers:
             self._async_changed()
@@ -96,18 +96,14 @@ class AssistantStatus:
         if (task := self._answers[answer]) is not None:
             task.cancel()
         self._answers[answer] = self.hass.async_create_background_task(
-            self._async_heard(answer, spoken_chars), "moxie status idle"
+            self._async_heard(answer, spoken_ids), "moxie status idle"
         )
 
-    async def _async_heard(self, answer: object, spoken_chars: int) -> None:
-        speaker = self.speaker
-        if spoken_chars and speaker.seen:
-            said = await speaker.async_wait(lambda: speaker.speaking, START_GRACE)
-            said = said and await speaker.async_wait(
-                lambda: not speaker.speaking, SAY_BASE + SAY_PER_CHAR * spoken_chars
-            )
-            if not said:
-                _LOGGER.debug("The speaker did not report the answer as said")
+    async def _async_heard(self, answer: object, spoken_ids: list[str]) -> None:
+        if spoken_ids and self.speaker.seen:
+            heard = await self.speaker.async_wait_heard(spoken_ids, START_GRACE)
+            if not heard:
+                _LOGGER.debug("The speaker did not report the answer as said (%s)", heard)
         self._answers.pop(answer, None)
         await self._async_sync()
 

@@ -158,6 +158,7 @@ def ws_subscribe(
             "turns": log.history(),
         }
     )
+    forward(log.now)
 
 
 @callback

@@ -8,7 +8,7 @@ from typing import Literal, override
 from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT, MATCH_ALL
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import intent
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -17,7 +17,7 @@ from .brain import Brain, BrainError, Problem
 from .chat import async_stream_answer
 from .const import CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK, DOMAIN, SUBENTRY_AGENT
 from .conversation_log import log_turn
-from .entity import MoxieEntity
+from .entity import MoxieEntity, base_entity_id_changed
 from .models import MoxieConfigEntry
 from .persona import Line, line, persona_prompt
 
@@ -87,6 +87,12 @@ class MoxieConversationEntity(
         conversation.async_unset_agent(self.hass, self.entry)
         await super().async_will_remove_from_hass()
 
+    # Not @override: Home Assistant 2026.10 has no such hook (it re-adds the entity instead).
+    @callback
+    def async_entity_id_changed(self, old_entity_id: str) -> None:
+        """Take a new entity id in place (Home Assistant 2026.11): nothing is keyed on it."""
+        base_entity_id_changed(super(), old_entity_id)
+
     @override
     @log_turn
     async def _async_handle_message(
@@ -102,8 +108,8 @@ class MoxieConversationEntity(
             user_input,
             self.subentry.data.get(CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK),
         )
-        speaker = AnswerSpeaker(
-            self.hass, data.mirror, data.status, language, speak=speak, satellite=satellite
+        speaker = data.answers.answer(
+            chat_log.conversation_id, language, speak=speak, satellite=satellite
         )
         takeover = data.takeovers.get(self.subentry.subentry_id)
         if takeover is not None and takeover.active:

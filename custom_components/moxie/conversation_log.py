@@ -3,8 +3,10 @@
 Each Moxie keeps its last turns in Home Assistant's storage (private, never in diagnostics) for
 a number of days (the entry option `conversation_retention_days`, 7 by default; 0 keeps nothing
 on disk). Questions come from Moxie's conversation agent (`log_turn` wraps its message handler);
-everything else Moxie says comes from the Speech events on `<base>/speech`. The Moxie card reads
-the log through the websocket command `moxie/conversation/subscribe`.
+everything else Moxie says comes from the speech mirror's utterances, in process; what Moxie is
+saying now follows the speaker's status by utterance id (or, with no speaker reporting, the
+latest utterance). The Moxie card reads the log through the websocket command
+`moxie/conversation/subscribe`.
 """
 
 from __future__ import annotations
@@ -13,22 +15,23 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 import functools
-import json
 import logging
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 import uuid
 
-from homeassistant.components import conversation, mqtt
+from homeassistant.components import conversation
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, SOURCE_ASSISTANT
-from .topics import MoxieTopics
+from .const import DOMAIN
+from .speech_core import SOURCE_ASSISTANT, Utterance
 
 if TYPE_CHECKING:
+    from .mirror import SpeechMirror
     from .models import MoxieConfigEntry
+    from .speaker_watch import SpeakerWatch
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,31 +49,30 @@ class _Stored(TypedDict):
     turns: list[Turn]
 
 
-def _as_iso(value: object) -> str:
-    """Return a Speech event's timestamp (Unix seconds or ISO text) as an ISO date."""
-    if isinstance(value, int | float):
-        return dt_util.utc_from_timestamp(float(value)).isoformat()
-    if isinstance(value, str) and (parsed := dt_util.parse_datetime(value)) is not None:
-        return dt_util.as_utc(parsed).isoformat()
-    return dt_util.utcnow().isoformat()
-
-
 class ConversationLog:
     """The recent conversation of one Moxie, kept across restarts for the retention period."""
 
     def __init__(
-        self, hass: HomeAssistant, entry_id: str, topics: MoxieTopics, retention_days: int
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        mirror: SpeechMirror,
+        speaker: SpeakerWatch,
+        retention_days: int,
     ) -> None:
-        """Prepare an empty log; call async_start to load it and follow the Speech events."""
+        """Prepare an empty log; call async_start to load it and follow Moxie's speech."""
         self.hass = hass
-        self.topics = topics
+        self.mirror = mirror
+        self.speaker = speaker
+        self.now: dict[str, Any] = {"type": "now", "text": None, "id": None, "source": None}
         self.retention = timedelta(days=retention_days)
         self.turns: deque[Turn] = deque(maxlen=MAX_TURNS)
         self._store: Store[_Stored] = Store(
             hass, STORAGE_VERSION, f"{DOMAIN}.conversation.{entry_id}", private=True
         )
         self._listeners: list[LogListener] = []
-        self._unsubscribe: CALLBACK_TYPE | None = None
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._sources: dict[str, str] = {}
 
     @property
     def keeps(self) -> bool:
@@ -78,7 +80,7 @@ class ConversationLog:
         return self.retention > timedelta(0)
 
     async def async_start(self) -> None:
-        """Load the kept turns (dropping expired ones) and follow the Speech events."""
+        """Load the kept turns (dropping expired ones) and follow what Moxie says."""
         if self.keeps:
             stored = await self._store.async_load()
             if stored is not None:
@@ -87,15 +89,16 @@ class ConversationLog:
                 self._save()
         else:
             await self._store.async_remove()
-        self._unsubscribe = await mqtt.async_subscribe(
-            self.hass, self.topics.speech, self._async_speech_received, qos=1
-        )
+        self._unsubscribe = [
+            self.mirror.async_listen_utterance(self._async_utterance),
+            self.speaker.async_listen(self._async_speaker_changed),
+        ]
 
     async def async_stop(self) -> None:
-        """Stop following the Speech events; write what is pending; tell the subscribers."""
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        """Stop following Moxie's speech; write what is pending; tell the subscribers."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
         if self.keeps:
             await self._store.async_save(self._data())
         self._notify({"type": "unloaded"})
@@ -145,25 +148,36 @@ class ConversationLog:
             await self._store.async_save(self._data())
         self._notify({"type": "cleared"})
 
-    async def _async_speech_received(self, msg: mqtt.ReceiveMessage) -> None:
+    @callback
+    def _async_utterance(self, utterance: Utterance) -> None:
         """Keep what Moxie said that is not an answer (answers come with their question)."""
-        try:
-            event = json.loads(msg.payload)
-            text = event["text"]
-            source = str(event.get("source") or "external")
-        except (ValueError, KeyError, TypeError) as err:
-            _LOGGER.debug("Ignoring a Speech event that is not Moxie's JSON: %s", err)
-            return
-        self._notify({"type": "now", "text": text, "source": source})
-        if source == SOURCE_ASSISTANT:
+        self._sources[utterance.id] = utterance.source
+        if len(self._sources) > MAX_TURNS:
+            del self._sources[next(iter(self._sources))]
+        if not self.speaker.seen:
+            self._set_now(utterance.text, utterance.id, utterance.source)
+        if utterance.source == SOURCE_ASSISTANT:
             return
         self.async_add(
             kind="speech",
-            text=text,
-            source=source,
-            time=_as_iso(event.get("timestamp")),
-            speech_id=event.get("id"),
+            text=utterance.text,
+            source=utterance.source,
+            time=dt_util.utc_from_timestamp(utterance.timestamp).isoformat(),
+            speech_id=utterance.id,
         )
+
+    @callback
+    def _async_speaker_changed(self) -> None:
+        """Follow what the speaker says now, by id: shown while said, gone once stopped or done."""
+        uid = self.speaker.current_id
+        self._set_now(self.speaker.current_text, uid, self._sources.get(uid or ""))
+
+    @callback
+    def _set_now(self, text: str | None, uid: str | None, source: str | None) -> None:
+        if (text, uid) == (self.now["text"], self.now["id"]):
+            return
+        self.now = {"type": "now", "text": text, "id": uid, "source": source}
+        self._notify(self.now)
 
     def _prune(self) -> bool:
         """Drop turns older than the retention period; return whether any were dropped."""
@@ -199,7 +213,8 @@ async def async_start_conversation_log(
     log = ConversationLog(
         hass,
         entry.entry_id,
-        entry.runtime_data.mirror.topics,
+        entry.runtime_data.mirror,
+        entry.runtime_data.speaker,
         int(entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)),
     )
     await log.async_start()

@@ -9,8 +9,7 @@ from typing import Any
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
-from .const import ASSISTANT_STATES, HA_STATUS_TOPIC
-from .topics import MoxieTopics
+from .speech_core import ASSISTANT_STATES, HA_STATUS_TOPIC, Topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ NAMES: dict[str, dict[str, str]] = {
 }
 
 
-def discovery_payload(topics: MoxieTopics, name: str, language: str) -> dict[str, Any]:
+def discovery_payload(topics: Topics, name: str, language: str) -> dict[str, Any]:
     """Return the device discovery message of the integration's side of the Moxie device."""
     names = NAMES.get(language, NAMES["en"])
     dev_id = topics.device_id
@@ -71,7 +70,7 @@ def discovery_payload(topics: MoxieTopics, name: str, language: str) -> dict[str
                 "icon": "mdi:robot-happy",
                 "stat_t": topics.status,
                 "dev_cla": "enum",
-                "ops": ASSISTANT_STATES,
+                "ops": list(ASSISTANT_STATES),
             },
         },
     }
@@ -85,7 +84,7 @@ def puppet_state(text: str) -> str:
 class MoxieDiscovery:
     """Publishes (and removes) the Moxie device, and keeps it there across HA restarts."""
 
-    def __init__(self, hass: HomeAssistant, topics: MoxieTopics, name: str, language: str) -> None:
+    def __init__(self, hass: HomeAssistant, topics: Topics, name: str, language: str) -> None:
         """Prepare the discovery message."""
         self.hass = hass
         self.topics = topics

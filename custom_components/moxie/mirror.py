@@ -1,4 +1,16 @@
-"""The speech mirror: publishes what Moxie says and follows everything said on the mirror topic."""
+"""The speech mirror: what Moxie says, for speakers on `<base>/tts/text`, and as Speech events.
+
+- Moxie's own speech (answers, `moxie.say`, the Puppet, announcements) is published on
+  `<base>/tts/text` only when a speaker must say it: an answer that a voice satellite plays is
+  never sent there, so a plain subscriber (OpenMoxie Español's speaker) says each answer once.
+  Its Speech event and the in-process listeners (the conversation kept for the card) are fed
+  here directly; the copy that comes back from the broker is recognised by id and ignored.
+- Everyone else's speech on `<base>/tts/text` (OpenMoxie, Node-RED...) is parsed with the speech
+  core, reassembled when chunked, and becomes a Speech event too. Malformed payloads are logged
+  and counted; they never stop the mirror.
+- Any stop seen on `<base>/tts/stop` (Moxie's own, a speaker's button, anyone) is told to the
+  stop listeners, so answers still streaming end with it.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +25,26 @@ from typing import Any
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.util import dt as dt_util
 
-from .const import (
-    DEFAULT_PRIORITY,
-    DOMAIN,
-    PAYLOAD_MAX_BYTES,
-    PRIORITIES,
+from .const import DOMAIN
+from .discovery import puppet_state
+from .speech_core import (
     REASSEMBLY_TIMEOUT,
     SAY_MAX_CHARS,
     SOURCE_PUPPET,
+    PayloadError,
+    SpeechChunk,
+    StopRequest,
+    Topics,
+    Utterance,
+    build_speech,
+    decode,
+    join_chunks,
+    new_id,
+    parse_priority,
+    parse_speech,
+    parse_stop,
 )
-from .discovery import puppet_state
-from .speech import PayloadError, SpeechChunk, build_chunks, parse_payload
-from .topics import MoxieTopics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +52,8 @@ RECENT_UTTERANCES = 20
 RECENT_IDS = 512
 
 type PuppetListener = Callable[[str], None]
+type UtteranceListener = Callable[[Utterance], None]
+type StopListener = Callable[[StopRequest], None]
 
 
 @dataclass(slots=True)
@@ -45,15 +65,19 @@ class _Partial:
     started: float = field(default_factory=time.monotonic)
 
 
+def _remove[T](listeners: list[T], listener: T) -> CALLBACK_TYPE:
+    @callback
+    def remove() -> None:
+        if listener in listeners:
+            listeners.remove(listener)
+
+    return remove
+
+
 class SpeechMirror:
-    """Publishes Moxie's speech to `<base>/tts/text` and fires the Speech event for each utterance.
+    """Publishes Moxie's speech for speakers and fires the Speech event for every utterance."""
 
-    Every message on the mirror topic, from any publisher (this integration, OpenMoxie,
-    anyone), is parsed, reassembled when chunked, and republished once as a Speech event.
-    Malformed payloads are logged and counted; they never stop the mirror.
-    """
-
-    def __init__(self, hass: HomeAssistant, topics: MoxieTopics, language: str) -> None:
+    def __init__(self, hass: HomeAssistant, topics: Topics, language: str) -> None:
         """Prepare the mirror; call async_start to subscribe."""
         self.hass = hass
         self.topics = topics
@@ -65,16 +89,22 @@ class SpeechMirror:
         self._partials: dict[str, _Partial] = {}
         self._done_ids: deque[str] = deque(maxlen=RECENT_IDS)
         self._puppet_listeners: list[PuppetListener] = []
+        self._utterance_listeners: list[UtteranceListener] = []
+        self._stop_listeners: list[StopListener] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
     async def async_start(self) -> None:
-        """Subscribe to the mirror and puppet topics."""
+        """Subscribe to the mirror, stop and puppet topics."""
+        topics = self.topics
         self._unsubscribe = [
             await mqtt.async_subscribe(
-                self.hass, self.topics.tts_text, self._async_mirror_received, qos=1, encoding=None
+                self.hass, topics.tts_text, self._async_mirror_received, qos=1, encoding=None
             ),
             await mqtt.async_subscribe(
-                self.hass, self.topics.puppet_set, self._async_puppet_received, qos=1, encoding=None
+                self.hass, topics.tts_stop, self._async_stop_received, qos=1, encoding=None
+            ),
+            await mqtt.async_subscribe(
+                self.hass, topics.puppet_set, self._async_puppet_received, qos=1, encoding=None
             ),
         ]
 
@@ -91,15 +121,17 @@ class SpeechMirror:
         text: str,
         *,
         source: str,
-        priority: str = DEFAULT_PRIORITY,
+        priority: str = "normal",
         language: str | None = None,
         speak: bool = True,
         satellite: str | None = None,
+        group: str | None = None,
     ) -> str:
-        """Publish one utterance (split into chunks over 400 chars); return its id.
+        """Make Moxie say text (split into chunks over 400 characters); return its id.
 
-        speak=False mirrors an utterance that speakers must not voice (a voice satellite, named
-        by satellite, plays it); it still fires the Speech event.
+        speak=False: a voice satellite (named by satellite) plays it, so no speaker must say it:
+        it is not published on `<base>/tts/text`, but it is an utterance (Speech event). The
+        utterances of one answer share group: a stop ends the whole group.
         """
         if not text or not text.strip():
             raise ServiceValidationError(translation_domain=DOMAIN, translation_key="empty_text")
@@ -109,41 +141,71 @@ class SpeechMirror:
                 translation_key="text_too_long",
                 translation_placeholders={"length": str(len(text)), "max": str(SAY_MAX_CHARS)},
             )
-        if priority not in PRIORITIES:
+        try:
+            level = parse_priority(priority)
+        except ValueError:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="invalid_priority",
                 translation_placeholders={"priority": priority},
-            )
-        chunks = build_chunks(
-            text,
-            source=source,
-            priority=priority,
-            language=language or self.language,
-            speak=speak,
-            satellite=satellite,
+            ) from None
+        language = language or self.language
+        uid = new_id()
+        chunks = build_speech(
+            text, source=source, priority=level, language=language, utterance_id=uid, group=group
         )
-        for chunk in chunks:
-            await self._async_publish(self.topics.tts_text, chunk.as_payload(), qos=1)
-        self.published += 1
-        _LOGGER.debug("Mirrored %s (%d chunks) from %s", chunks[0].id, len(chunks), source)
-        return chunks[0].id
+        if speak:
+            # The copy the broker sends back is this utterance already: not a second one.
+            self._done_ids.append(uid)
+            for chunk in chunks:
+                await self._async_publish(self.topics.tts_text, chunk.as_payload(), qos=1)
+            self.published += 1
+        _LOGGER.debug(
+            "%s %s (%d chunks) from %s",
+            "Mirrored" if speak else "Kept unspoken",
+            uid,
+            len(chunks),
+            source,
+        )
+        await self._async_utterance(
+            Utterance(
+                text=join_chunks(chunk.text for chunk in chunks),
+                id=uid,
+                source=source,
+                priority=level,
+                language=language,
+                chunks=len(chunks),
+                timestamp=chunks[0].timestamp or time.time(),
+                speak=speak,
+                satellite=satellite,
+                group=group,
+            )
+        )
+        return uid
 
     async def async_stop_speaking(self, *, reason: str, clear_queue: bool) -> None:
-        """Ask every speaker to stop now."""
-        payload = json.dumps({"reason": reason, "clear_queue": clear_queue})
-        await self._async_publish(self.topics.tts_stop, payload, qos=1)
+        """Ask every speaker to stop now (the answers being said end with it)."""
+        request = StopRequest(reason=reason, clear_queue=clear_queue)
+        self._notify_stop(request)
+        await self._async_publish(self.topics.tts_stop, request.as_payload(), qos=1)
 
     @callback
     def async_listen_puppet(self, listener: PuppetListener) -> CALLBACK_TYPE:
         """Call listener with the text whenever the Puppet makes Moxie speak."""
         self._puppet_listeners.append(listener)
+        return _remove(self._puppet_listeners, listener)
 
-        @callback
-        def remove() -> None:
-            self._puppet_listeners.remove(listener)
+    @callback
+    def async_listen_utterance(self, listener: UtteranceListener) -> CALLBACK_TYPE:
+        """Call listener with every utterance (Moxie's own and everyone's), as its event fires."""
+        self._utterance_listeners.append(listener)
+        return _remove(self._utterance_listeners, listener)
 
-        return remove
+    @callback
+    def async_listen_stop(self, listener: StopListener) -> CALLBACK_TYPE:
+        """Call listener whenever Moxie is told to stop (by Moxie or through the broker)."""
+        self._stop_listeners.append(listener)
+        return _remove(self._stop_listeners, listener)
 
     async def _async_publish(
         self, topic: str, payload: str, *, qos: int, retain: bool = False
@@ -167,16 +229,16 @@ class SpeechMirror:
         if msg.retain:
             return  # speech is never retained; a retained leftover is not an utterance
         try:
-            chunk = parse_payload(msg.payload)
+            chunk = parse_speech(msg.payload)
         except PayloadError as err:
-            self._reject(msg.topic, err.reason, str(err))
+            self._reject(msg.topic, err.reason, err.detail)
             return
         self._drop_stale_partials()
         if chunk.id in self._done_ids:
-            _LOGGER.debug("Ignoring redelivered chunk %s of %s", chunk.chunk, chunk.id)
+            _LOGGER.debug("Ignoring chunk %s of %s (already an utterance)", chunk.chunk, chunk.id)
             return
         if chunk.total_chunks == 1:
-            await self._async_utterance(chunk, chunk.text)
+            await self._async_received_utterance(chunk, chunk.text)
             return
         partial = self._partials.setdefault(chunk.id, _Partial(first=chunk))
         if partial.first.total_chunks != chunk.total_chunks:
@@ -185,8 +247,8 @@ class SpeechMirror:
         partial.parts.setdefault(chunk.chunk, chunk.text)
         if len(partial.parts) == chunk.total_chunks:
             del self._partials[chunk.id]
-            text = " ".join(partial.parts[index] for index in sorted(partial.parts))
-            await self._async_utterance(partial.first, text)
+            text = join_chunks(partial.parts[index] for index in sorted(partial.parts))
+            await self._async_received_utterance(partial.first, text)
 
     def _drop_stale_partials(self) -> None:
         """Forget utterances whose chunks stopped arriving (counted as incomplete)."""
@@ -199,39 +261,52 @@ class SpeechMirror:
                 f"{uid}: {len(partial.parts)} of {partial.first.total_chunks} chunks arrived",
             )
 
-    async def _async_utterance(self, first: SpeechChunk, text: str) -> None:
-        """Fire the Speech event for one complete utterance."""
+    async def _async_received_utterance(self, first: SpeechChunk, text: str) -> None:
         self._done_ids.append(first.id)
+        await self._async_utterance(
+            Utterance(
+                text=text,
+                id=first.id,
+                source=first.source,
+                priority=first.priority,
+                language=first.language or self.language,
+                chunks=first.total_chunks,
+                timestamp=first.timestamp if first.timestamp is not None else time.time(),
+                group=first.group,
+            )
+        )
+
+    async def _async_utterance(self, utterance: Utterance) -> None:
+        """Tell the listeners and fire the Speech event for one complete utterance."""
         self.heard += 1
-        event = {
-            "event_type": "speech",
-            "text": text,
-            "id": first.id,
-            "source": first.source,
-            "priority": first.priority,
-            "language": first.language or self.language,
-            "chunks": first.total_chunks,
-            # A date a person can read in the event's attributes (the mirror JSON keeps Unix time).
-            "timestamp": dt_util.utc_from_timestamp(first.timestamp).isoformat(),
-            "speak": first.speak,
-            "satellite": first.satellite,
-        }
+        event = utterance.event()
         self.recent.append(event)
-        await self._async_publish(self.topics.speech, json.dumps(event, ensure_ascii=False), qos=1)
+        for listener in list(self._utterance_listeners):
+            listener(utterance)
+        try:
+            await self._async_publish(
+                self.topics.speech, json.dumps(event, ensure_ascii=False), qos=1
+            )
+        except HomeAssistantError as err:
+            _LOGGER.warning("Could not fire the Speech event of %s: %s", utterance.id, err)
+
+    @callback
+    def _async_stop_received(self, msg: mqtt.ReceiveMessage) -> None:
+        self._notify_stop(parse_stop(msg.payload))
+
+    @callback
+    def _notify_stop(self, request: StopRequest) -> None:
+        for listener in list(self._stop_listeners):
+            listener(request)
 
     async def _async_puppet_received(self, msg: mqtt.ReceiveMessage) -> None:
         """Speak verbatim what was typed in the Puppet entity (or published to puppet/set)."""
         if msg.retain:
             return
-        payload = msg.payload
-        raw = payload.encode() if isinstance(payload, str) else payload
-        if len(raw) > PAYLOAD_MAX_BYTES:
-            self._reject(msg.topic, "too_large", f"{len(raw)} bytes")
-            return
         try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as err:
-            self._reject(msg.topic, "not_utf8", str(err))
+            text = decode(msg.payload).strip()
+        except PayloadError as err:
+            self._reject(msg.topic, err.reason, err.detail)
             return
         if not text:
             self._reject(msg.topic, "empty", "empty puppet text")

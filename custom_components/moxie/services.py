@@ -14,8 +14,9 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 import probatio as vol
 
-from .const import DOMAIN, SERVICE_SAY, SERVICE_STOP, SOURCE_ACTION
+from .const import DOMAIN, SERVICE_SAY, SERVICE_STOP
 from .models import MoxieConfigEntry
+from .speech_core import DEFAULT_PRIORITY, SOURCE_ACTION
 
 SERVICE_CLEAR_CONVERSATION = "clear_conversation"
 
@@ -34,7 +35,7 @@ SAY_SCHEMA = vol.Schema(
         vol.Required(ATTR_TEXT): cv.string,
         vol.Optional(ATTR_SOURCE, default=SOURCE_ACTION): vol.All(cv.string, vol.Length(1, 64)),
         # Checked by the mirror too, so an unknown priority gets a translated error.
-        vol.Optional(ATTR_PRIORITY, default="normal"): cv.string,
+        vol.Optional(ATTR_PRIORITY, default=DEFAULT_PRIORITY): cv.string,
         vol.Optional(ATTR_LANGUAGE): vol.All(cv.string, vol.Length(2, 16)),
     }
 )

@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from peers.broker import Mosquitto
 from peers.entries import moxie_entry
+from peers.mqtt import MqttProbe
 from peers.ollama_server import OllamaServer
 from peers.voices import LaunchedServer
 
@@ -30,6 +31,7 @@ __all__ = [
     "english_moxie",
     "list_pipelines",
     "pipeline_settings",
+    "plain_speaker_heard",
     "wyoming",
 ]
 
@@ -150,3 +152,21 @@ async def create_pipeline(
     assert created["success"], created
     result: dict[str, Any] = created["result"]
     return result
+
+
+async def plain_speaker_heard(probe: MqttProbe, topic: str = "moxie/tts/text") -> list[str]:
+    """What a plain speaker (OpenMoxie Español's: says everything on topic) has said so far.
+
+    A marker published now arrives after everything published before it, so the list is
+    complete up to this moment; the marker itself is not in it.
+    """
+    marker = f"marker-{len(probe.messages[topic])}-{id(probe)}"
+    await probe.publish(topic, marker)
+    messages = await probe.wait_for(topic, where=lambda m: m.text == marker)
+    end = probe.messages[topic].index(messages[0])
+    texts = []
+    for message in probe.messages[topic][:end]:
+        if message.text.startswith("marker-"):
+            continue
+        texts.append(message.json()["text"] if message.text.startswith("{") else message.text)
+    return texts

@@ -87,6 +87,9 @@ async def test_admin_sees_the_conversation(
     history = (await client.receive_json())["event"]
     assert history["type"] == "history"
     assert [turn["text"] for turn in history["turns"]] == [SAID]
+    # Then what Moxie says now (no speaker reports here: the latest utterance).
+    now = (await client.receive_json())["event"]
+    assert (now["type"], now["text"]) == ("now", SAID)
 
     got = await _ask(client, type="moxie/card/get")
     assert got["success"], got
@@ -121,3 +124,19 @@ async def test_non_admin_card_buttons_stop_and_clear_the_queue(
         assert result["success"], result
         [stop] = await mqtt_probe.wait_for("moxie/tts/stop", where=_clearing(clear_queue))
         assert stop.json()["reason"] == "card"
+
+
+def test_the_card_names_every_source_in_both_languages() -> None:
+    """Each source of the speech core has its own label in the card, in Spanish and English."""
+    from pathlib import Path
+    import re
+
+    from custom_components.moxie.speech_core import SOURCES
+
+    card = Path(__file__).parents[2] / "custom_components" / "moxie" / "www" / "moxie-card.js"
+    blocks = re.findall(r"sources: \{(.*?)\}", card.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) == 2  # English, Spanish
+    for block in blocks:
+        labels = dict(re.findall(r"(\w+): \"([^\"]+)\"", block))
+        assert set(SOURCES) <= set(labels), set(SOURCES) - set(labels)
+        assert len(set(labels.values())) == len(labels), labels  # no two sources look alike

@@ -6,10 +6,20 @@ import json
 from pathlib import Path
 import re
 
-from custom_components.moxie.const import CHUNK_MAX_CHARS, PAYLOAD_MAX_BYTES, SAY_MAX_CHARS
 from custom_components.moxie.discovery import discovery_payload
-from custom_components.moxie.speech import build_chunks, parse_payload
-from custom_components.moxie.topics import MoxieTopics, device_id
+from custom_components.moxie.speech_core import (
+    CHUNK_MAX_CHARS,
+    OUTCOMES,
+    PAYLOAD_MAX_BYTES,
+    SAY_MAX_CHARS,
+    SOURCES,
+    SpeakerStatus,
+    Topics,
+    Utterance,
+    build_speech,
+    device_id,
+    parse_speech,
+)
 from tests.contract_cases import accepted
 
 DOC = (Path(__file__).parents[2] / "custom_components" / "moxie" / "MQTT.md").read_text()
@@ -23,7 +33,7 @@ def _table(heading: str) -> list[list[str]]:
 
 def test_every_integration_topic_is_documented() -> None:
     documented = {row[0].strip("`") for row in _table("## Topics")}
-    topics = MoxieTopics("<base>")
+    topics = Topics("<base>")
     for name in (
         "tts_text",
         "tts_stop",
@@ -41,7 +51,7 @@ def test_every_integration_topic_is_documented() -> None:
 
 def test_speech_json_fields_match_what_is_published() -> None:
     documented = [row[0].strip("`") for row in _table("## Speech JSON")]
-    [chunk] = build_chunks("Hola", source="action")
+    [chunk] = build_speech("Hola", source="action", group="g")
     assert list(json.loads(chunk.as_payload())) == documented
 
 
@@ -68,7 +78,7 @@ def test_limits_in_the_doc_are_the_code_limits() -> None:
 def test_device_id_rule() -> None:
     assert device_id("moxie") == "moxie_moxie"
     assert device_id("Casa/Moxie 2") == "moxie_casa_moxie_2"
-    assert discovery_payload(MoxieTopics("Casa/Moxie 2"), "M", "es")["dev"]["ids"] == [
+    assert discovery_payload(Topics("Casa/Moxie 2"), "M", "es")["dev"]["ids"] == [
         "moxie_casa_moxie_2"
     ]
 
@@ -77,9 +87,31 @@ def test_rejection_reasons_are_documented() -> None:
     reasons = set()
     for payload in (b"{x", b'{"text": 1}', b"\xff", b" ", b"a" * (PAYLOAD_MAX_BYTES + 1)):
         try:
-            parse_payload(payload)
+            parse_speech(payload)
         except ValueError as err:
             reasons.add(err.reason)  # type: ignore[attr-defined]
     assert reasons == {"invalid_json", "invalid_field", "not_utf8", "empty", "too_large"}
     for reason in reasons | {"too_long", "incomplete"}:
         assert f"`{reason}`" in DOC
+
+
+def test_speaker_status_fields_are_documented() -> None:
+    """`<base>/tts/status` as the doc lists it is what the speaker publishes."""
+    documented = [row[0].strip("`") for row in _table("## Speaker status")]
+    assert list(json.loads(SpeakerStatus().as_payload())) == documented
+    for outcome in OUTCOMES:
+        assert f"`{outcome}`" in DOC, outcome
+
+
+def test_speech_event_attributes_are_documented() -> None:
+    """The Speech event carries exactly the attributes the doc names."""
+    section = DOC.split("## Speech event", 1)[1].split("\n## ", 1)[0]
+    event = Utterance(text="a", id="b").event()
+    named = set(re.findall(r"`([a-z_]+)`", section))
+    assert set(event) - {"event_type"} <= named
+
+
+def test_every_source_is_documented() -> None:
+    """Every source Moxie names is in the doc's list of sources."""
+    for source in SOURCES:
+        assert f"`{source}`" in DOC, source

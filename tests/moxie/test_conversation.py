@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -455,11 +456,20 @@ async def test_status_stays_speaking_until_the_speaker_is_done(
     await wait_until(lambda: status.speaker_seen)
 
     await converse(hass, "Hola")
-    await mqtt_probe.publish(speaker_status, '{"status": "speaking", "queue_size": 0}')
+    said = await mqtt_probe.wait_for("moxie/tts/text")
+    uid = said[-1].json()["id"]
+    speaking = {"status": "speaking", "current_id": uid, "queue_size": 0}
+    await mqtt_probe.publish(speaker_status, json.dumps(speaking))
     await wait_until(lambda: status.speaker_speaking)
     assert moxie_brain.runtime_data.status.state == "speaking"
+    # Another utterance said meanwhile is not this answer: Moxie is still saying it.
+    done = {"status": "speaking", "current_id": "other", "finished_id": "x", "queue_size": 1}
+    await mqtt_probe.publish(speaker_status, json.dumps(done))
+    await hass.async_block_till_done()
+    assert moxie_brain.runtime_data.status.state == "speaking"
 
-    await mqtt_probe.publish(speaker_status, '{"status": "idle", "queue_size": 0}')
+    finished = {"status": "idle", "finished_id": uid, "finished_outcome": "played"}
+    await mqtt_probe.publish(speaker_status, json.dumps(finished))
     await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle", count=2)
     assert [m.text for m in mqtt_probe.messages["moxie/status"]] == [
         "idle",

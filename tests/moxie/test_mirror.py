@@ -47,10 +47,7 @@ async def test_say_publishes_contract_json(
     payload = message.json()
     assert set(payload) == {
         "text", "timestamp", "source", "chunk", "total_chunks", "id", "priority", "language",
-        "speak", "satellite",
     }  # fmt: skip
-    assert payload["speak"] is True
-    assert payload["satellite"] is None
     assert payload["text"] == "¡Hola, soy Moxie!"
     assert payload["source"] == "cocina"
     assert payload["priority"] == "high"
@@ -93,20 +90,6 @@ async def test_plain_text_from_openmoxie_fires_speech_event(
     assert state.attributes["source"] == "external"
     assert state.attributes["priority"] == "normal"
     assert (state.attributes["speak"], state.attributes["satellite"]) == (True, None)
-
-
-async def test_unspoken_answer_still_fires_the_speech_event(
-    hass: HomeAssistant, moxie_entry: MockConfigEntry, mqtt_probe: MqttProbe
-) -> None:
-    """An answer a satellite plays (speak false) is still an utterance, marked with it."""
-    payload = {"text": "Ya está.", "speak": False, "satellite": "assist_satellite.cocina"}
-    await mqtt_probe.publish("moxie/tts/text", json.dumps(payload))
-    [event] = await mqtt_probe.wait_for("moxie/speech")
-    assert event.json()["text"] == "Ya está."
-    assert (event.json()["speak"], event.json()["satellite"]) == (False, "assist_satellite.cocina")
-    state = await wait_state(hass, SPEECH, lambda s: s.attributes.get("text") == "Ya está.")
-    assert state.attributes["speak"] is False
-    assert state.attributes["satellite"] == "assist_satellite.cocina"
 
 
 async def test_external_chunks_out_of_order_and_redelivered(

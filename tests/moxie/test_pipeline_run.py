@@ -25,6 +25,7 @@ from tests.moxie.pipeline_helpers import (  # noqa: F401
     Engines,
     english_moxie,
     pipeline_settings,
+    plain_speaker_heard,
     wyoming,
 )
 
@@ -111,9 +112,13 @@ async def test_voice_turn_streams_and_is_heard_once(
         "moxie/speech", 2, where=lambda m: m.json()["source"] == "assistant"
     )
     assert " ".join(m.json()["text"] for m in said) == ANSWER
-    for message in (*said, *mqtt_probe.messages["moxie/tts/text"]):
+    for message in said:
         assert message.json()["speak"] is (satellite_id is None)
         assert message.json()["satellite"] == satellite_id
+    # A plain speaker (OpenMoxie Español's) says the answer once, or never when the satellite
+    # plays it.
+    heard = await plain_speaker_heard(mqtt_probe)
+    assert heard == ([m.json()["text"] for m in said] if satellite_id is None else [])
 
 
 @pytest.mark.parametrize(
@@ -152,11 +157,14 @@ async def test_speaker_playback_option(
     )
 
     assert result.response.speech["plain"]["speech"] == "Hola. ¿Qué tal?"
-    texts = await mqtt_probe.wait_for("moxie/tts/text", 2)
     events = await mqtt_probe.wait_for("moxie/speech", 2)
-    payloads: list[dict[str, Any]] = [m.json() for m in (*texts, *events)]
-    assert [p["text"] for p in payloads] == ["Hola.", "¿Qué tal?"] * 2
+    payloads: list[dict[str, Any]] = [m.json() for m in events]
+    assert [p["text"] for p in payloads] == ["Hola.", "¿Qué tal?"]
     assert {(p["speak"], p["satellite"]) for p in payloads} == {(spoken, satellite_id)}
+    assert len({p["group"] for p in payloads}) == 1
+    # What a plain subscriber of moxie/tts/text says: the answer once, or nothing at all.
+    heard = await plain_speaker_heard(mqtt_probe)
+    assert heard == (["Hola.", "¿Qué tal?"] if spoken else [])
 
 
 async def test_speaker_playback_is_an_agent_option(
@@ -187,5 +195,6 @@ async def test_speaker_playback_is_an_agent_option(
         hass, "Hola", None, Context(), language="es", agent_id="conversation.moxie"
     )
 
-    [said] = await mqtt_probe.wait_for("moxie/tts/text")
+    [said] = await mqtt_probe.wait_for("moxie/speech")
     assert (said.json()["text"], said.json()["speak"]) == ("Vale.", False)
+    assert await plain_speaker_heard(mqtt_probe) == []

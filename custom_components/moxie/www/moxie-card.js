@@ -27,7 +27,9 @@ const STRINGS = {
     sources: {
       assistant: "Answer",
       puppet: "Puppet",
-      action: "Announcement",
+      action: "Action",
+      satellite: "Voice assistant",
+      announcement: "Announcement",
       automation: "Automation",
       script: "Script",
       external: "From outside",
@@ -68,7 +70,9 @@ const STRINGS = {
     sources: {
       assistant: "Respuesta",
       puppet: "Marioneta",
-      action: "Anuncio",
+      action: "Acción",
+      satellite: "Asistente de voz",
+      announcement: "Anuncio",
       automation: "Automatización",
       script: "Script",
       external: "Desde fuera",
@@ -330,7 +334,8 @@ class MoxieCard extends HTMLElement {
     } else if (event.type === "turn") {
       this._turns = [...this._turns, event.turn].slice(-200);
     } else if (event.type === "now") {
-      this._now = { text: event.text, source: event.source, at: Date.now() };
+      // What the speaker says now, by utterance id; null once it stopped or finished.
+      this._now = event.text ? { id: event.id, text: event.text, source: event.source } : null;
     } else if (event.type === "cleared") {
       this._turns = [];
     } else if (event.type === "unloaded") {
@@ -440,7 +445,7 @@ class MoxieCard extends HTMLElement {
 
     const speaker = this._state(entities.speaking);
     const speaking = status === "speaking" || (speaker && speaker.state === "on");
-    const current = (speaker && speaker.attributes.current_text) || (this._now && this._now.text);
+    const current = this._now ? this._now.text : speaker && speaker.attributes.current_text;
     if (speaking && current) {
       body.push(h("div", { class: "now" }, h("div", { class: "label" }, t.saying), h("div", { class: "text" }, current)));
     }

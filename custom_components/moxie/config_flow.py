@@ -1,4 +1,4 @@
-"""Config flow for Moxie: name, MQTT base topic and language, then Ollama; reconfigure."""
+"""Config flow for Moxie: name, MQTT base topic and language, Ollama, the pipeline; reconfigure."""
 
 from __future__ import annotations
 
@@ -43,14 +43,9 @@ from .const import (
     SUBENTRY_AGENT,
     SUBENTRY_AI_TASK,
 )
-from .pipeline import CONF_PIPELINE
-from .pipeline_flow import (
-    PipelineOptionsFlow,
-    async_apply_pipeline,
-    engines_available,
-    pipeline_schema,
-    validate_pipeline,
-)
+from .options_flow import MoxieOptionsFlow
+from .pipeline import CONF_PIPELINE, PipelineSettings
+from .pipeline_flow import async_pipeline_step, engines_available
 
 REAUTH_SCHEMA = vol.Schema(
     {
@@ -124,8 +119,8 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Moxie's options: its Assist pipeline."""
-        return PipelineOptionsFlow()
+        """Moxie's options: its microphone and its Assist pipeline."""
+        return MoxieOptionsFlow()
 
     async def _async_mqtt_problem(self) -> str | None:
         """Return an abort reason when Home Assistant's MQTT integration is not usable."""
@@ -214,22 +209,30 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_pipeline(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Choose the Wyoming engines of Moxie's Assist pipeline (created with the entry)."""
-        language = self._data[CONF_LANGUAGE]
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            settings, errors = validate_pipeline(self.hass, language, user_input)
-            if not errors:
-                data = self._data | ({CONF_PIPELINE: dict(settings)} if settings else {})
-                return self.async_create_entry(
-                    title=data[CONF_NAME],
-                    data=data,
-                    subentries=[self._first_agent(data[CONF_NAME], language, self._models)],
-                )
-        return self.async_show_form(
-            step_id="pipeline",
-            data_schema=pipeline_schema(self.hass, language, user_input, ask_create=True),
-            errors=errors,
+        """Choose the Wyoming engines of Moxie's Assist pipeline (created with the entry).
+
+        The same step as in Moxie's options; Wyoming gone since the brain step: no pipeline.
+        """
+        if not engines_available(self.hass):
+            return await self._async_create_with_pipeline(None)
+        return await async_pipeline_step(
+            self,
+            self._data[CONF_LANGUAGE],
+            {},
+            user_input,
+            self._async_create_with_pipeline,
+            ask_create=True,
+        )
+
+    async def _async_create_with_pipeline(
+        self, settings: PipelineSettings | None
+    ) -> ConfigFlowResult:
+        """Create the entry with its first agent, and the pipeline's settings when chosen."""
+        data = self._data | ({CONF_PIPELINE: dict(settings)} if settings else {})
+        return self.async_create_entry(
+            title=data[CONF_NAME],
+            data=data,
+            subentries=[self._first_agent(data[CONF_NAME], data[CONF_LANGUAGE], self._models)],
         )
 
     async def async_step_reconfigure_brain(
@@ -264,38 +267,13 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                             unique_id=None,
                         ),
                     )
-                if brain and engines_available(self.hass):
-                    self._data = data
-                    return await self.async_step_reconfigure_pipeline()
+                # Moxie's pipeline is created or changed in its options (Configure).
                 return self.async_update_reload_and_abort(
                     entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data=data
                 )
         return self.async_show_form(
             step_id="reconfigure_brain",
             data_schema=self.add_suggested_values_to_schema(BRAIN_SCHEMA, user_input),
-            errors=errors,
-        )
-
-    async def async_step_reconfigure_pipeline(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Create or change Moxie's Assist pipeline (unchecked: leave it as it is)."""
-        entry = self._get_reconfigure_entry()
-        language = self._data[CONF_LANGUAGE]
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            settings, errors = validate_pipeline(self.hass, language, user_input)
-            if not errors:
-                data = await async_apply_pipeline(self.hass, entry, self._data, settings)
-                return self.async_update_reload_and_abort(
-                    entry, unique_id=data[CONF_BASE_TOPIC], title=data[CONF_NAME], data=data
-                )
-        current = user_input or {
-            k: v for k, v in (entry.data.get(CONF_PIPELINE) or {}).items() if k != "preferred"
-        }
-        return self.async_show_form(
-            step_id="reconfigure_pipeline",
-            data_schema=pipeline_schema(self.hass, language, current, ask_create=True),
             errors=errors,
         )
 

@@ -1,15 +1,17 @@
 """The pipeline step: Wyoming speech-to-text and text-to-speech for Moxie's Assist pipeline.
 
-Shown in the config flow after the brain step, and as Moxie's options (Configure) to create or
-change the pipeline later.
+One step, shown in the config flow after the brain step and in Moxie's options (Configure >
+Moxie's Assist pipeline) to create or change the pipeline later.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowHandler
 from homeassistant.helpers.selector import (
     BooleanSelector,
     SelectOptionDict,
@@ -19,18 +21,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .const import CONF_LANGUAGE, DEFAULT_LANGUAGE
-from .models import MoxieConfigEntry
-from .pipeline import (
-    CONF_PIPELINE,
-    PipelineSettings,
-    agent_entity_id,
-    default_voice,
-    engine_language,
-    tts_voices,
-    wyoming_engines,
-)
-from .satellite_flow import mic_schema, validate_mic
+from .pipeline import PipelineSettings, default_voice, engine_language, tts_voices, wyoming_engines
 
 CONF_CREATE = "create_pipeline"
 CONF_STT = "stt_engine"
@@ -127,63 +118,35 @@ def validate_pipeline(
     return settings, errors
 
 
-async def async_apply_pipeline(
-    hass: HomeAssistant,
-    entry: MoxieConfigEntry,
-    data: dict[str, Any],
-    settings: PipelineSettings | None,
-) -> dict[str, Any]:
-    """Return the entry data to save after the reconfigure step chose settings.
+type SavePipeline = Callable[[PipelineSettings | None], Awaitable[ConfigFlowResult]]
 
-    None (unchecked) keeps the pipeline as it is. When Moxie is loaded and has its agent, the
-    pipeline is created or updated now; otherwise the settings are saved and the pipeline is
-    created when the entry loads again.
+
+async def async_pipeline_step(
+    flow: FlowHandler[Any, ConfigFlowResult, str],
+    language: str,
+    current: Mapping[str, Any],
+    user_input: dict[str, Any] | None,
+    save: SavePipeline,
+    *,
+    ask_create: bool,
+) -> ConfigFlowResult:
+    """Run the pipeline step (`pipeline`), one for the setup and for Moxie's options.
+
+    Shows the engines (those that speak language first), the voice and "preferred"; hands the
+    valid choice to save (None: the user declined, only offered with ask_create). Without Wyoming
+    speech services there is nothing to choose: it aborts with `no_wyoming`, which says so.
     """
-    data = {key: value for key, value in data.items() if key != CONF_PIPELINE}
-    current = entry.data.get(CONF_PIPELINE)
-    if settings is not None and (
-        entry.state is ConfigEntryState.LOADED
-        and (pipeline := entry.runtime_data.pipeline) is not None
-        and agent_entity_id(hass, entry) is not None
-    ):
-        await pipeline.async_apply(settings)
-        current = entry.data.get(CONF_PIPELINE)
-    elif settings is not None:
-        current = {**(current or {}), **settings}
-    return data | ({CONF_PIPELINE: current} if current else {})
-
-
-class PipelineOptionsFlow(OptionsFlow):
-    """Create or change Moxie's Assist pipeline after the setup."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Choose the engines and voice; apply them to the pipeline (created when missing)."""
-        entry: MoxieConfigEntry = self.config_entry
-        if entry.state is not ConfigEntryState.LOADED or entry.runtime_data.pipeline is None:
-            return self.async_abort(reason="entry_not_loaded")
-        if agent_entity_id(self.hass, entry) is None:
-            return self.async_abort(reason="no_agent")
-        if not engines_available(self.hass):
-            return self.async_abort(reason="no_wyoming")
-        language = entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE)
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            settings, errors = validate_pipeline(self.hass, language, user_input)
-            mic, mic_errors = validate_mic(user_input)
-            errors |= mic_errors
-            if settings is not None and not errors:
-                await entry.runtime_data.pipeline.async_apply(settings)
-                return self.async_create_entry(data={**entry.options, **mic})
-        # "Preferred" is an action of this form, not a state: it starts unchecked.
-        current = user_input or {
-            key: value
-            for key, value in (entry.runtime_data.pipeline.settings or {}).items()
-            if key != CONF_PREFERRED
-        }
-        return self.async_show_form(
-            step_id="init",
-            data_schema=pipeline_schema(self.hass, language, current, ask_create=False).extend(
-                mic_schema(user_input or entry.options)
-            ),
-            errors=errors,
-        )
+    if not engines_available(flow.hass):
+        return flow.async_abort(reason="no_wyoming")
+    errors: dict[str, str] = {}
+    if user_input is not None:
+        settings, errors = validate_pipeline(flow.hass, language, user_input)
+        if not errors:
+            return await save(settings)
+    return flow.async_show_form(
+        step_id="pipeline",
+        data_schema=pipeline_schema(
+            flow.hass, language, user_input or dict(current), ask_create=ask_create
+        ),
+        errors=errors,
+    )

@@ -1,7 +1,7 @@
 """The microphone fields of Moxie's options: where the Wyoming mic next to Moxie listens.
 
-Shown in Moxie's options (Configure) with the pipeline; empty host: Moxie's satellite has no
-ears (it stays unavailable). The satellite reconnects as soon as the options are saved.
+Moxie's options (Configure) > Microphone, a step of its own (options_flow); empty host: Moxie's
+satellite has no ears (it stays unavailable). The satellite reconnects as soon as it is saved.
 """
 
 from __future__ import annotations

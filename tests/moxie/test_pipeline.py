@@ -65,6 +65,16 @@ def form_defaults(result: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+async def pipeline_options(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """Configure > Moxie's Assist pipeline, as a user opens it from the options menu."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    assert list(result["menu_options"]) == ["microphone", "pipeline"]
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "pipeline"}
+    )
+
+
 def voice_options(result: dict[str, Any]) -> list[str]:
     selector = next(v for k, v in result["data_schema"].schema.items() if str(k) == "tts_voice")
     return [option["value"] for option in selector.config["options"]]
@@ -176,8 +186,8 @@ async def test_options_reuse_a_matching_pipeline_and_keep_the_users_edits(
         hass, hass_ws_client, "Moxie in the living room", wyoming, voice=JOE
     )
 
-    result = await hass.config_entries.options.async_init(english_moxie.entry_id)
-    assert result["step_id"] == "init"
+    result = await pipeline_options(hass, english_moxie)
+    assert result["step_id"] == "pipeline"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False},
@@ -195,7 +205,7 @@ async def test_options_reuse_a_matching_pipeline_and_keep_the_users_edits(
     assert pipeline == mine
 
     # Made preferred later from Configure; removing Moxie hands the preference back.
-    result = await hass.config_entries.options.async_init(english_moxie.entry_id)
+    result = await pipeline_options(hass, english_moxie)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": True},
@@ -305,8 +315,10 @@ async def test_options_create_the_pipeline_later(
     """Moxie set up without a pipeline gets one from Configure, preferred when asked."""
     assert moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0]) == []
 
-    result = await hass.config_entries.options.async_init(english_moxie.entry_id)
+    result = await pipeline_options(hass, english_moxie)
+    assert result["step_id"] == "pipeline"
     defaults = form_defaults(result)
+    assert "create_pipeline" not in defaults  # in the options, saving applies it
     assert (defaults["stt_engine"], defaults["tts_engine"]) == (wyoming.stt, wyoming.tts)
     assert defaults["preferred"] is False
     assert "tts_voice" not in defaults
@@ -337,43 +349,50 @@ async def test_options_create_the_pipeline_later(
     assert ir.async_get(hass).async_get_issue("moxie", issue_id) is not None
 
 
-async def test_options_abort_without_wyoming(
+async def test_options_pipeline_step_without_wyoming(
     hass: HomeAssistant, moxie_brain: MockConfigEntry
 ) -> None:
-    """Without Wyoming speech services, Configure says what to add first."""
-    result = await hass.config_entries.options.async_init(moxie_brain.entry_id)
+    """Without Wyoming speech services, the pipeline step says what to add first.
+
+    The microphone is another step, which does not need them (tests/moxie/test_satellite.py).
+    """
+    result = await pipeline_options(hass, moxie_brain)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_wyoming"
 
 
-async def test_reconfigure_offers_the_pipeline(
+async def test_reconfigure_leaves_the_pipeline_to_the_options(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     wyoming: Engines,
     english_moxie: MockConfigEntry,
     ollama_server: OllamaServer,
 ) -> None:
-    """Reconfigure ends with the pipeline step: unchecked keeps it, checked creates it."""
-
-    async def reconfigure(choice: dict[str, Any]) -> None:
-        result = await english_moxie.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"name": "Moxie", "base_topic": "moxie", "language": "en"}
-        )
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], {"url": ollama_server.url}
-        )
-        assert result["step_id"] == "reconfigure_pipeline"
-        engines = {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False}
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], engines | choice)
-        assert result["reason"] == "reconfigure_successful"
-        await hass.async_block_till_done()
-
-    await reconfigure({"create_pipeline": False})
+    """Reconfigure ends after the brain, even with Wyoming; the pipeline is made in Configure."""
+    result = await english_moxie.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Moxie", "base_topic": "moxie", "language": "en"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": ollama_server.url}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
     assert moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0]) == []
     assert "pipeline" not in english_moxie.data
 
-    await reconfigure({"create_pipeline": True, "tts_voice": JOE})
+    result = await pipeline_options(hass, english_moxie)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "stt_engine": wyoming.stt,
+            "tts_engine": wyoming.tts,
+            "tts_voice": JOE,
+            "preferred": False,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
     [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
     assert pipeline["tts_voice"] == JOE
     assert english_moxie.data["pipeline"]["id"] == pipeline["id"]

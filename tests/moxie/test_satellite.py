@@ -86,14 +86,15 @@ async def probe(mosquitto: Mosquitto) -> AsyncIterator[MqttProbe]:
     await recorder.stop()
 
 
-async def set_mic(hass: HomeAssistant, entry: MockConfigEntry, wyoming: Engines, **mic: Any) -> Any:
-    """Moxie's options as a user fills them: the pipeline as it is, and the microphone."""
+async def set_mic(hass: HomeAssistant, entry: MockConfigEntry, **mic: Any) -> Any:
+    """Configure > Microphone, as a user fills it (the options menu's own step)."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["step_id"] == "init"
-    return await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False} | mic,
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "microphone"}
     )
+    assert result["step_id"] == "microphone"
+    return await hass.config_entries.options.async_configure(result["flow_id"], mic)
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ async def satellite(
     speaker: SpeakerProcess,
 ) -> State:
     """Moxie's satellite connected to the microphone, with the speaker online."""
-    result = await set_mic(hass, english_moxie, wyoming, mic_host=mic.host, mic_port=mic.port)
+    result = await set_mic(hass, english_moxie, mic_host=mic.host, mic_port=mic.port)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await wait_connected(speaker)
     return await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
@@ -394,15 +395,38 @@ async def test_microphone_lost_and_back(
 
 
 async def test_microphone_option_refuses_a_uri(
-    hass: HomeAssistant,
-    english_moxie: MockConfigEntry,
-    wyoming: Engines,
+    hass: HomeAssistant, english_moxie: MockConfigEntry
 ) -> None:
     """The microphone's host is a host, not a URI; without one the satellite is unavailable."""
-    result = await set_mic(hass, english_moxie, wyoming, mic_host="tcp://127.0.0.1:10600")
+    result = await set_mic(hass, english_moxie, mic_host="tcp://127.0.0.1:10600")
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"mic_host": "invalid_host"}
     assert hass.states.get(SATELLITE).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
+async def test_microphone_set_without_any_wyoming_service(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, mic: WyomingMic
+) -> None:
+    """No Wyoming speech services at all (no pipeline possible): the microphone is still saved.
+
+    The pipeline step says Wyoming is missing; the microphone step saves, and the satellite
+    connects to the real Wyoming microphone.
+    """
+    assert hass.config_entries.async_entries("wyoming") == []
+    assert hass.states.async_entity_ids(["stt", "tts"]) == []
+    assert hass.states.get(SATELLITE).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    result = await hass.config_entries.options.async_init(moxie_brain.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "pipeline"}
+    )
+    assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "no_wyoming")
+
+    result = await set_mic(hass, moxie_brain, mic_host=mic.host, mic_port=mic.port)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert moxie_brain.options == {"mic_host": mic.host, "mic_port": mic.port}
+    await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
+    assert mic.connections == 1
 
 
 async def test_another_agents_answer_is_said_by_the_satellite(
@@ -452,7 +476,7 @@ async def test_announce_fails_when_the_speaker_never_says_it(
 ) -> None:
     """A speaker that claims to be online but never speaks: announce fails after its wait."""
     await probe.publish("moxie/speaker/availability", "online", retain=True)
-    result = await set_mic(hass, english_moxie, wyoming, mic_host=mic.host, mic_port=mic.port)
+    result = await set_mic(hass, english_moxie, mic_host=mic.host, mic_port=mic.port)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
     with pytest.raises(HomeAssistantError) as err:

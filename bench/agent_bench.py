@@ -47,8 +47,8 @@ from peers.broker import Mosquitto  # noqa: E402
 from peers.entries import moxie_entry  # noqa: E402
 from peers.mqtt import MqttProbe  # noqa: E402
 from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from peers.speaker import PiperServer  # noqa: E402
 from peers.tiny_voice import write_voice  # noqa: E402
+from peers.voices import LaunchedServer  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
 from wyoming_servers.speaker.synth import WyomingSynth  # noqa: E402
 
@@ -142,7 +142,7 @@ async def run(runs: int, interval: float) -> None:
         write_voice(workdir / "voice")
         broker = Mosquitto(workdir / "broker", persistence=False)
         broker.start()
-        piper = PiperServer(workdir / "voice", workdir / "piper")
+        piper = LaunchedServer.tiny_piper(workdir / "voice", workdir / "piper")
         piper.start()
         ollama = OllamaServer(models=["qwen3:4b"], token_interval=interval)
         await ollama.start()

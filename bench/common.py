@@ -1,6 +1,6 @@
 """What the benchmarks share: a real Home Assistant on the broker, Moxie's entry, the servers.
 
-Imported after each benchmark put the repository on sys.path (it uses `tests` and
+Imported after each benchmark put the repository on sys.path (it uses `peers` and
 `custom_components`).
 """
 
@@ -30,7 +30,7 @@ from peers.broker import Mosquitto
 from peers.entries import moxie_entry
 from peers.ollama_server import OllamaServer
 from peers.process import free_port
-from peers.voices import JOE_VOICE, LaunchedServer, link_joe, stt_metadata, whisper_model_dir
+from peers.voices import LaunchedServer, stt_metadata
 from wyoming_servers.speaker.discovery import Topics
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings
 from wyoming_servers.speaker.sinks import Sink
@@ -136,26 +136,6 @@ async def english_moxie(
         entry = moxie_entry(ollama.url, "en", agent, pipeline, options)
         async with loaded(hass, entry):
             yield hass, entry, engines
-
-
-def whisper_server(workdir: Path) -> LaunchedServer:
-    """moxie-whisper with Whisper tiny.en, English, offline, not announced (not started)."""
-    args = [
-        "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
-        "--no-zeroconf",
-    ]  # fmt: skip
-    return LaunchedServer("whisper", workdir, args)
-
-
-def joe_piper(workdir: Path, *extra: str) -> LaunchedServer:
-    """moxie-piper (upstream wyoming-piper) with the joe voice, offline (not started).
-
-    Not announced over zeroconf: a benchmark runs two Pipers, which would claim one name.
-    """
-    args = ["--voice", JOE_VOICE, "--offline", "--no-zeroconf", *extra]
-    server = LaunchedServer("piper", workdir, args)
-    link_joe(server.data_dir / "piper")
-    return server
 
 
 async def read_first_audio(hass: HomeAssistant, token: str, first: asyncio.Future[float]) -> None:

@@ -41,14 +41,12 @@ from bench.common import (  # noqa: E402
     TOKENS_PER_SECOND,
     SlowStartOllama,
     english_moxie,
-    joe_piper,
     read_first_audio,
-    whisper_server,
 )
 from custom_components.moxie.pipeline import PipelineSettings  # noqa: E402
 from peers.broker import Mosquitto  # noqa: E402
 from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
-from peers.voices import SENTENCE, joe_pcm16  # noqa: E402
+from peers.voices import SENTENCE, LaunchedServer, joe_pcm16  # noqa: E402
 
 # A different star each turn: Home Assistant caches the audio of a text it has said before.
 ANSWER = (
@@ -144,9 +142,9 @@ async def run(runs: int) -> None:
             (workdir / name).mkdir()
         broker = Mosquitto(workdir / "broker", persistence=False)
         broker.start()
-        whisper = whisper_server(workdir / "whisper")
-        piper = joe_piper(workdir / "piper")
-        piper_whole = joe_piper(workdir / "piper_whole", "--", "--no-streaming")
+        whisper = LaunchedServer.whisper(workdir / "whisper")
+        piper = LaunchedServer.joe_piper(workdir / "piper")
+        piper_whole = LaunchedServer.joe_piper(workdir / "piper_whole", "--", "--no-streaming")
         servers = [whisper, piper, piper_whole]
         for server in servers:
             server.start()

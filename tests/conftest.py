@@ -19,12 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import custom_components  # noqa: E402
 from peers.broker import Mosquitto  # noqa: E402
-from peers.voices import (  # noqa: E402
-    JOE_VOICE,
-    LaunchedServer,
-    link_joe,
-    whisper_model_dir,
-)
+from peers.voices import LaunchedServer  # noqa: E402
 
 assert Path(custom_components.__file__).parent == ROOT / "custom_components"
 
@@ -74,11 +69,7 @@ def mosquitto(
 @pytest.fixture(scope="session")
 def whisper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
     """Real wyoming-faster-whisper (tiny.en, English, offline) started by moxie-whisper."""
-    args = [
-        "--model", str(whisper_model_dir()), "--language", "en", "--local-files-only",
-        "--no-zeroconf",
-    ]  # fmt: skip
-    server = LaunchedServer("whisper", tmp_path_factory.mktemp("whisper_server"), args)
+    server = LaunchedServer.whisper(tmp_path_factory.mktemp("whisper_server"))
     server.start()
     yield server
     server.stop()
@@ -91,12 +82,8 @@ def joe_piper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServ
     Without Piper's random noise (passed through to upstream after `--`): the same text gives the
     same audio in every run, like joe_pcm.
     """
-    args = [
-        "--voice", JOE_VOICE, "--offline", "--no-zeroconf",
-        "--", "--noise-scale", "0", "--noise-w-scale", "0",
-    ]  # fmt: skip
-    server = LaunchedServer("piper", tmp_path_factory.mktemp("joe_piper"), args)
-    link_joe(server.data_dir / "piper")
+    quiet = ("--", "--noise-scale", "0", "--noise-w-scale", "0")
+    server = LaunchedServer.joe_piper(tmp_path_factory.mktemp("joe_piper"), *quiet)
     server.start()
     yield server
     server.stop()

@@ -22,8 +22,9 @@ import pytest_socket
 
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
-from peers.speaker import PiperServer, SpeakerProcess, get_json, wait_until
+from peers.speaker import SpeakerProcess, get_json, wait_until
 from peers.tiny_voice import write_voice
+from peers.voices import LaunchedServer
 from tests.browser.home import PASSWORD, USERNAME, LoopThread, OllamaProcess, RealHome
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     voice.mkdir()
     write_voice(voice)
     (workdir / "piper").mkdir()
-    piper = PiperServer(voice, workdir / "piper")
+    piper = LaunchedServer.tiny_piper(voice, workdir / "piper")
     piper.start()
     (workdir / "speaker").mkdir()
     speaker = SpeakerProcess(workdir / "speaker", broker, piper.uri)

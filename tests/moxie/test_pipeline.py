@@ -23,7 +23,6 @@ from pytest_homeassistant_custom_component.typing import (
 )
 
 from peers.ollama_server import OllamaServer
-from peers.speaker import PiperServer
 from peers.tiny_voice import VOICE_NAME
 from peers.voices import LaunchedServer
 from tests.moxie.pipeline_helpers import (  # noqa: F401
@@ -402,7 +401,7 @@ async def test_a_voice_the_server_has_is_suggested(
     hass: HomeAssistant,
     *,
     whisper_server: LaunchedServer,
-    piper: PiperServer,
+    piper: LaunchedServer,
     ollama_server: OllamaServer,
     enable_custom_integrations: None,
     mqtt_ready: MockConfigEntry,

@@ -22,8 +22,8 @@ from pytest_homeassistant_custom_component.typing import (
 
 from peers.mqtt import MqttProbe
 from peers.ollama_server import ChatReply, OllamaServer
-from peers.speaker import PiperServer, wait_connected
-from peers.voices import SENTENCE, joe_pcm16
+from peers.speaker import wait_connected
+from peers.voices import SENTENCE, LaunchedServer, joe_pcm16
 from tests.moxie.conftest import wait_state
 from tests.moxie.pipeline_helpers import (  # noqa: F401
     Engines,
@@ -63,7 +63,7 @@ async def test_speaking_while_the_real_speaker_says_moxie_say(
     moxie_entry: MockConfigEntry,
     mqtt_probe: MqttProbe,
     start_speaker: SpeakerFactory,
-    piper: PiperServer,
+    piper: LaunchedServer,
 ) -> None:
     """moxie.say heard through the real moxie-speaker: speaking while it talks, then idle."""
     speaker = start_speaker()

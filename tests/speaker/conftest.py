@@ -1,4 +1,4 @@
-"""Fixtures for the speaker: the tiny Piper voice, a real wyoming-piper and the speaker process."""
+"""Fixtures for the speaker: the tiny Piper voice, wyoming-piper (via moxie-piper), the speaker."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from peers.broker import Mosquitto
-from peers.speaker import PiperServer, SpeakerProcess
+from peers.speaker import SpeakerProcess
 from peers.tiny_voice import write_voice
+from peers.voices import LaunchedServer
 
 
 @pytest.fixture(scope="session")
@@ -21,20 +22,20 @@ def voice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def piper(voice_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PiperServer]:
+def piper(voice_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
     """One real wyoming-piper (streaming) shared by the tests that do not kill it."""
-    server = PiperServer(voice_dir, tmp_path_factory.mktemp("piper"))
+    server = LaunchedServer.tiny_piper(voice_dir, tmp_path_factory.mktemp("piper"))
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def own_piper(voice_dir: Path, tmp_path: Path) -> Iterator[PiperServer]:
+def own_piper(voice_dir: Path, tmp_path: Path) -> Iterator[LaunchedServer]:
     """A wyoming-piper of this test only (it may be killed and restarted)."""
     workdir = tmp_path / "own_piper"
     workdir.mkdir()
-    server = PiperServer(voice_dir, workdir)
+    server = LaunchedServer.tiny_piper(voice_dir, workdir)
     server.start()
     yield server
     server.stop()
@@ -45,7 +46,7 @@ type SpeakerFactory = Callable[..., SpeakerProcess]
 
 @pytest.fixture
 def start_speaker(
-    mosquitto: Mosquitto, piper: PiperServer, tmp_path: Path
+    mosquitto: Mosquitto, piper: LaunchedServer, tmp_path: Path
 ) -> Iterator[SpeakerFactory]:
     """Start speaker processes on the test's broker; all are stopped after the test."""
     started: list[SpeakerProcess] = []

@@ -10,7 +10,6 @@ import pytest
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
 from peers.speaker import (
-    PiperServer,
     direct_synthesize,
     get_json,
     history,
@@ -20,6 +19,7 @@ from peers.speaker import (
     wait_until,
     wav_pcm,
 )
+from peers.voices import LaunchedServer
 from tests.speaker.conftest import SpeakerFactory
 
 TEXT = "moxie/tts/text"
@@ -62,7 +62,7 @@ async def test_broker_restart_mid_queue_loses_nothing(
 
 
 async def test_tts_server_killed_and_restarted(
-    mosquitto: Mosquitto, own_piper: PiperServer, start_speaker: SpeakerFactory
+    mosquitto: Mosquitto, own_piper: LaunchedServer, start_speaker: SpeakerFactory
 ) -> None:
     """With the TTS server down the status is `error` and the message is kept, then played."""
     speaker = start_speaker(["--no-pacing"], tts_uri=own_piper.uri)

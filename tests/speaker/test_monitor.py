@@ -16,7 +16,6 @@ import pytest
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
 from peers.speaker import (
-    PiperServer,
     direct_synthesize,
     get_json,
     wait_connected,
@@ -24,13 +23,14 @@ from peers.speaker import (
     wait_until,
     wav_pcm,
 )
+from peers.voices import LaunchedServer
 from tests.speaker.conftest import SpeakerFactory
 
 DISCOVERY = "homeassistant/device/moxie_moxie_speaker/config"
 
 
 async def test_discovery_availability_and_volume(
-    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+    mosquitto: Mosquitto, piper: LaunchedServer, start_speaker: SpeakerFactory
 ) -> None:
     """Discovery on the shared Moxie device; HA's birth re-publishes it; volume; last will."""
     async with MqttProbe(

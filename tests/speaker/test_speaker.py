@@ -13,7 +13,6 @@ import pytest
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
 from peers.speaker import (
-    PiperServer,
     direct_synthesize,
     get_json,
     history,
@@ -22,6 +21,7 @@ from peers.speaker import (
     wait_history,
     wav_pcm,
 )
+from peers.voices import LaunchedServer
 from tests.speaker.conftest import SpeakerFactory
 
 TEXT = "moxie/tts/text"
@@ -39,7 +39,7 @@ def _outcomes(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 async def test_mirror_message_becomes_the_servers_pcm(
-    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+    mosquitto: Mosquitto, piper: LaunchedServer, start_speaker: SpeakerFactory
 ) -> None:
     """Contract JSON and plain text are played as exactly the audio wyoming-piper produces."""
     speaker = start_speaker(["--no-pacing"])
@@ -63,7 +63,7 @@ async def test_mirror_message_becomes_the_servers_pcm(
 
 
 async def test_chunks_reassembled_in_order(
-    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+    mosquitto: Mosquitto, piper: LaunchedServer, start_speaker: SpeakerFactory
 ) -> None:
     """Chunks sharing an id are spoken as one utterance, in chunk order, whatever the arrival."""
     speaker = start_speaker(["--no-pacing"])
@@ -130,7 +130,7 @@ async def test_priorities_and_preemption(
 
 @pytest.mark.parametrize("clear_queue", [False, True])
 async def test_stop_silences_long_utterance(
-    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory, clear_queue: bool
+    mosquitto: Mosquitto, piper: LaunchedServer, start_speaker: SpeakerFactory, clear_queue: bool
 ) -> None:
     """A stop ends the utterance's audio for good; the queue goes on unless asked to clear."""
     speaker = start_speaker()
@@ -169,7 +169,7 @@ async def test_non_streaming_server(
     mosquitto: Mosquitto, voice_dir: Path, tmp_path: Path, start_speaker: SpeakerFactory
 ) -> None:
     """A server without synthesize streaming gets one `synthesize` with the whole text."""
-    server = PiperServer(voice_dir, tmp_path, streaming=False)
+    server = LaunchedServer.tiny_piper(voice_dir, tmp_path, streaming=False)
     server.start()
     try:
         speaker = start_speaker(["--no-pacing"], tts_uri=server.uri)
@@ -188,7 +188,7 @@ async def test_non_streaming_server(
 
 
 async def test_streaming_starts_audio_before_the_last_chunk(
-    mosquitto: Mosquitto, piper: PiperServer, start_speaker: SpeakerFactory
+    mosquitto: Mosquitto, piper: LaunchedServer, start_speaker: SpeakerFactory
 ) -> None:
     """With a streaming server the first sentence plays while later chunks are still coming."""
     speaker = start_speaker(["--no-pacing", "--chunk-timeout", "120"])

@@ -17,7 +17,8 @@ import pytest
 
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
-from peers.speaker import PiperServer, SpeakerProcess, wait_connected, wait_history
+from peers.speaker import SpeakerProcess, wait_connected, wait_history
+from peers.voices import LaunchedServer
 
 
 def _write_pki(directory: Path) -> tuple[Path, Path, Path]:
@@ -99,7 +100,7 @@ def tls_broker(socket_enabled: None, tmp_path: Path) -> Iterator[tuple[Mosquitto
 
 
 async def test_speaker_over_tls(
-    tls_broker: tuple[Mosquitto, Path], piper: PiperServer, tmp_path: Path
+    tls_broker: tuple[Mosquitto, Path], piper: LaunchedServer, tmp_path: Path
 ) -> None:
     """--mqtt-tls with --mqtt-ca-file: the speaker verifies the broker and plays as usual."""
     broker, ca = tls_broker

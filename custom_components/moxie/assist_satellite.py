@@ -51,6 +51,14 @@ from .const import (
     SOURCE_ANNOUNCEMENT,
     SOURCE_SATELLITE,
 )
+from .ha_private import (
+    TextAnnouncements,
+    cancel_satellite_run,
+    keep_responding_after_run,
+    satellite_announcing,
+    satellite_pipeline_id,
+    show_satellite_state,
+)
 from .models import MoxieConfigEntry
 from .satellite_audio import PreRoll, SpeechStart
 from .satellite_entity import MoxieSatelliteEntity, satellite_unique_id
@@ -90,7 +98,7 @@ async def _drain(route: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
+class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEntity):
     """Moxie's voice satellite: Moxie's speaker for the voice, a Wyoming mic for the ears."""
 
     entity_description = AssistSatelliteEntityDescription(key="assist_satellite")
@@ -221,7 +229,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
     # -- speaking -----------------------------------------------------------------------------
 
     @override
-    async def _resolve_announcement_media_id(
+    async def async_resolve_text_announcement(
         self,
         message: str,
         media_id: str | None,
@@ -293,7 +301,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
         if (
             not self.available
             or self._route is not None
-            or self._is_announcing
+            or satellite_announcing(self)
             or not self._pipeline_has_wake_word()
         ):
             return
@@ -337,7 +345,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
             if barge_in:
                 # An answer still streaming is cancelled; what it mirrored meanwhile is
                 # stopped too (the first stop went out the moment the speech was heard).
-                await self._cancel_running_pipeline()
+                await cancel_satellite_run(self)
                 await self._async_stop_speaker("speech")
             await self.async_accept_pipeline_from_satellite(
                 _drain(route), start_stage=stage, end_stage=PipelineStage.INTENT
@@ -429,13 +437,13 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
                 if speech and speech.strip():
                     self._answer = (speech, bool(output.get("continue_conversation")))
                     # The answer is still to be heard: stay responding after the run's end.
-                    self._run_has_tts = True
+                    keep_responding_after_run(self)
             case PipelineEventType.RUN_END:
                 # (The route ends with its own run: a cancelled run ends after a new one began.)
                 status.async_run_phase(self._status_key, None)
                 if (answer := self._answer) is not None:
                     self._answer = None
-                    self._set_state(AssistSatelliteState.RESPONDING)
+                    show_satellite_state(self, AssistSatelliteState.RESPONDING)
                     self._follow_up = self.entry.async_create_background_task(
                         self.hass, self._async_follow_up(*answer), f"{self.entity_id} answer"
                     )
@@ -465,7 +473,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
     @callback
     def _pipeline_has_wake_word(self) -> bool:
         try:
-            return bool(async_get_pipeline(self.hass, self._resolve_pipeline()).wake_word_entity)
+            return bool(async_get_pipeline(self.hass, satellite_pipeline_id(self)).wake_word_entity)
         except PipelineNotFound, RuntimeError:
             return False
 
@@ -473,7 +481,7 @@ class MoxieSatellite(MoxieSatelliteEntity, AssistSatelliteEntity):
     def _agent_speaks(self) -> bool:
         """Whether the pipeline's agent is a Moxie agent (it mirrors its answers itself)."""
         try:
-            agent = async_get_pipeline(self.hass, self._resolve_pipeline()).conversation_engine
+            agent = async_get_pipeline(self.hass, satellite_pipeline_id(self)).conversation_engine
         except PipelineNotFound, RuntimeError:
             return False
         entity = er.async_get(self.hass).async_get(agent)

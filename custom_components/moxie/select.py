@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, override
+from typing import override
 
 from homeassistant.components.assist_pipeline import (
     OPTION_PREFERRED,
@@ -15,6 +14,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
+from .ha_private import PipelineSelectFollowingPipelines
 from .models import MoxieConfigEntry
 from .pipeline import CONF_PIPELINE, agent_entity_id
 from .satellite_entity import MoxieSatelliteEntity, satellite_unique_id
@@ -33,7 +33,7 @@ async def async_setup_entry(
     )
 
 
-class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, AssistPipelineSelect):
+class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, PipelineSelectFollowingPipelines):
     """The pipeline Moxie's satellite uses: Moxie's own pipeline until the user picks another."""
 
     def __init__(self, hass: HomeAssistant, entry: MoxieConfigEntry) -> None:
@@ -56,11 +56,11 @@ class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, AssistPipelineSelect):
         await super().async_select_option(option)
         self._notify_satellite()
 
+    @callback
     @override
-    async def _pipelines_updated(self, change_set: Iterable[Any]) -> None:
+    def async_pipelines_changed(self) -> None:
         """Moxie's pipeline may have just been created."""
         self._take_moxie_pipeline()
-        await super()._pipelines_updated(change_set)
         self._notify_satellite()
 
     @callback

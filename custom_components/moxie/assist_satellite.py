@@ -61,6 +61,7 @@ from .ha_private import (
 )
 from .models import MoxieConfigEntry
 from .satellite_audio import PreRoll, SpeechStart
+from .satellite_device import SatelliteCallbacks
 from .satellite_entity import MoxieSatelliteEntity, satellite_unique_id
 from .satellite_mic import WyomingMic
 from .speaker_watch import START_TIMEOUT, SpeakerWatch
@@ -159,7 +160,13 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
         self.async_on_remove(
             async_dispatcher_connect(self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._entry_changed)
         )
-        data.satellite = self
+        self.async_on_remove(
+            data.satellite_device.async_register(
+                SatelliteCallbacks(
+                    listen=self.async_listen, pipeline_changed=self.async_pipeline_changed
+                )
+            )
+        )
         self._connect_mic()
 
     @override
@@ -170,8 +177,6 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
             if task is not None:
                 task.cancel()
         self.entry.runtime_data.status.async_run_phase(self._status_key, None)
-        if self.entry.runtime_data.satellite is self:
-            self.entry.runtime_data.satellite = None
         await super().async_will_remove_from_hass()
 
     @callback

@@ -6,10 +6,8 @@ from typing import override
 
 from homeassistant.components.button import ButtonEntity
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
 from .models import MoxieConfigEntry
 from .satellite_entity import MoxieSatelliteEntity
 
@@ -37,8 +35,4 @@ class MoxieListenButton(MoxieSatelliteEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         """Start listening (the satellite says why it cannot)."""
-        if (satellite := self.entry.runtime_data.satellite) is None:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="microphone_unavailable"
-            )
-        satellite.async_listen()
+        self.entry.runtime_data.satellite_device.async_listen()

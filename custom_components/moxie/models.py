@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 
+from .satellite_device import SatelliteDevice
+
 if TYPE_CHECKING:
-    from .assist_satellite import MoxieSatellite
     from .assistant_status import AssistantStatus
     from .brain import Brain
     from .conversation_log import ConversationLog
@@ -37,8 +38,8 @@ class MoxieData:
     pipeline: MoxiePipeline | None = None
     # The conversation kept for the Moxie card (questions, answers, everything Moxie said).
     conversation_log: ConversationLog | None = None
-    # Moxie's voice satellite, once added (its Listen button starts it).
-    satellite: MoxieSatellite | None = None
+    # Moxie's voice satellite as its entities share it (the Listen button asks it to listen).
+    satellite_device: SatelliteDevice = field(default_factory=SatelliteDevice)
 
 
 type MoxieConfigEntry = ConfigEntry[MoxieData]

@@ -86,8 +86,7 @@ class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, PipelineSelectFollowing
     @callback
     def _notify_satellite(self) -> None:
         """Tell the satellite (its wake word stage follows the pipeline)."""
-        if (satellite := self.entry.runtime_data.satellite) is not None:
-            satellite.async_pipeline_changed()
+        self.entry.runtime_data.satellite_device.async_pipeline_changed()
 
 
 class MoxieSatelliteVadSelect(MoxieSatelliteEntity, VadSensitivitySelect):

@@ -1,8 +1,10 @@
 """Moxie's Assist pipeline: created from the entry, kept, repaired and removed with it.
 
-This is the only module that touches assist_pipeline: its store (create, find, preferred) and
-its run debug log (to see when a run of Moxie's pipeline is listening). Pipeline internals
-change between Home Assistant releases; everything that depends on them stays here.
+This is the only module that touches assist_pipeline's internals: its pipeline store (create,
+find, preferred), which changes between Home Assistant releases. (The pipeline select of
+Moxie's satellite is assist_pipeline's public select entity; the runs of Moxie's pipeline are
+followed through public signals only: Moxie's own satellite reports its pipeline events, other
+integrations' satellites are followed through their states in satellite_runs.py.)
 
 Modeled on Home Assistant Cloud's pipeline (components/cloud/assist_pipeline.py): the pipeline
 id is remembered in the entry, a matching pipeline is reused instead of duplicated, the user's
@@ -11,23 +13,22 @@ edits are never overwritten, and a pipeline the user deleted becomes a fixable r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 import logging
-from typing import Any, TypedDict, override
+from typing import Any, TypedDict
 
 from homeassistant.components import stt, tts
 from homeassistant.components.assist_pipeline import (
     DOMAIN as ASSIST_PIPELINE_DOMAIN,
+    OPTION_PREFERRED,
     Pipeline,
-    PipelineEvent,
-    PipelineEventType,
+    PipelineNotFound,
+    async_get_pipeline,
     async_get_pipelines,
     async_update_pipeline,
 )
 from homeassistant.components.assist_pipeline.pipeline import (
     KEY_ASSIST_PIPELINE,
-    STORED_PIPELINE_RUNS,
-    PipelineRunDebug,
     PipelineStorageCollection,
     async_setup_pipeline_store,
 )
@@ -37,18 +38,15 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.collection import CHANGE_REMOVED
 from homeassistant.util import language as language_util
-from homeassistant.util.limited_size_dict import LimitedSizeDict
 
 from .const import CONF_LANGUAGE, DEFAULT_LANGUAGE, DOMAIN, SUBENTRY_AGENT
+from .satellite_runs import RunPhaseListener, SatelliteRuns
 
 _LOGGER = logging.getLogger(__name__)
 
 # Entry data: the pipeline settings chosen in the config flow (see PipelineSettings).
 CONF_PIPELINE = "pipeline"
 WYOMING = "wyoming"
-
-type RunPhaseListener = Callable[[str, str | None], None]
-"""Called with (run id, "listening" | "thinking" | None) as a Moxie pipeline run moves on."""
 
 
 class PipelineSettings(TypedDict, total=False):
@@ -170,7 +168,7 @@ def async_pipeline_store(hass: HomeAssistant) -> PipelineStorageCollection | Non
 
 
 class MoxiePipeline:
-    """Keeps the entry's Assist pipeline and reports its runs' listening phase."""
+    """Keeps the entry's Assist pipeline; reports its runs on other integrations' satellites."""
 
     def __init__(
         self, hass: HomeAssistant, entry: ConfigEntry, on_run_phase: RunPhaseListener
@@ -180,7 +178,7 @@ class MoxiePipeline:
         self.entry = entry
         self._on_run_phase = on_run_phase
         self._unsubscribe: list[CALLBACK_TYPE] = []
-        self._runs: _WatchedRuns | None = None
+        self._satellite_runs: SatelliteRuns | None = None
 
     @property
     def settings(self) -> PipelineSettings | None:
@@ -334,44 +332,36 @@ class MoxiePipeline:
 
     @callback
     def _watch(self, pipeline_id: str) -> None:
-        """Follow the runs of the pipeline through the pipeline's run debug log.
-
-        Every run of a pipeline records its events in assist_pipeline's debug log (what the
-        Assist debug view shows); Moxie observes the log of its own pipeline to know when a run
-        is in its speech-to-text stage, whichever satellite or client started the run.
-        """
+        """Follow the runs of Moxie's pipeline on other integrations' satellites."""
         self._unwatch()
-        debug = self.hass.data[KEY_ASSIST_PIPELINE].pipeline_debug
-        runs = _WatchedRuns(self._run_event, size_limit=STORED_PIPELINE_RUNS)
-        for run_id, run in (debug.get(pipeline_id) or {}).items():
-            runs[run_id] = run
-        debug[pipeline_id] = runs
-        self._runs = runs
+        self._satellite_runs = SatelliteRuns(
+            self.hass, self._runs_moxie_pipeline, self._on_run_phase
+        )
+        self._satellite_runs.async_start()
 
     @callback
     def _unwatch(self) -> None:
-        if self._runs is not None:
-            self._runs.listener = None
-            self._runs = None
+        if self._satellite_runs is not None:
+            self._satellite_runs.async_stop()
+            self._satellite_runs = None
 
     @callback
-    def _run_event(self, run_id: str, event: PipelineEvent) -> None:
-        match event.type:
-            case PipelineEventType.STT_START:
-                self._on_run_phase(run_id, "listening")
-            case PipelineEventType.STT_END:
-                self._on_run_phase(run_id, "thinking")
-            case PipelineEventType.INTENT_PROGRESS if (
-                (event.data or {}).get("chat_log_delta", {}).get("content")
-            ):
-                self._on_run_phase(run_id, None)
-            case (
-                PipelineEventType.INTENT_END
-                | PipelineEventType.TTS_START
-                | PipelineEventType.ERROR
-                | PipelineEventType.RUN_END
-            ):
-                self._on_run_phase(run_id, None)
+    def _runs_moxie_pipeline(self, option: str | None) -> bool:
+        """Whether a satellite whose pipeline select shows option runs Moxie's pipeline.
+
+        As a satellite resolves it: the pipeline of that name, else the preferred pipeline
+        (`preferred`, no select, or a name no pipeline has).
+        """
+        if (pipeline_id := self.pipeline_id) is None:
+            return False
+        if option is not None and option != OPTION_PREFERRED:
+            named = next((p.id for p in async_get_pipelines(self.hass) if p.name == option), None)
+            if named is not None:
+                return named == pipeline_id
+        try:
+            return async_get_pipeline(self.hass).id == pipeline_id
+        except PipelineNotFound:
+            return False
 
 
 def _matches(pipeline: Pipeline, agent: str, fields: dict[str, Any]) -> bool:
@@ -382,35 +372,6 @@ def _matches(pipeline: Pipeline, agent: str, fields: dict[str, Any]) -> bool:
         and pipeline.stt_engine == fields["stt_engine"]
         and pipeline.tts_engine == fields["tts_engine"]
     )
-
-
-class _WatchedEvents(list[PipelineEvent]):
-    """A run's debug event list that tells its listener about each new event."""
-
-    def __init__(self, run_id: str, runs: _WatchedRuns, events: list[PipelineEvent]) -> None:
-        super().__init__(events)
-        self.run_id = run_id
-        self.runs = runs
-
-    @override
-    def append(self, event: PipelineEvent, /) -> None:
-        super().append(event)
-        if (listener := self.runs.listener) is not None:
-            listener(self.run_id, event)
-
-
-class _WatchedRuns(LimitedSizeDict[str, PipelineRunDebug]):
-    """The debug log of one pipeline's runs, whose new runs are watched."""
-
-    def __init__(self, listener: Callable[[str, PipelineEvent], None], *, size_limit: int) -> None:
-        self.listener: Callable[[str, PipelineEvent], None] | None = listener
-        super().__init__(size_limit=size_limit)
-
-    @override
-    def __setitem__(self, key: str, value: PipelineRunDebug) -> None:
-        if isinstance(value, PipelineRunDebug) and not isinstance(value.events, _WatchedEvents):
-            value.events = _WatchedEvents(key, self, value.events)
-        super().__setitem__(key, value)
 
 
 async def async_remove_pipeline(hass: HomeAssistant, entry: ConfigEntry) -> None:

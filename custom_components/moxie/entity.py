@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_MODEL
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import slugify
 
 from .const import DOMAIN
 from .models import MoxieConfigEntry
+
+
+@callback
+def base_entity_id_changed(base: object, old_entity_id: str) -> None:
+    """Let the base classes follow an entity id changed in place.
+
+    Since Home Assistant 2026.11 a custom integration's entity opts in to changing its entity
+    id in place by defining `async_entity_id_changed` on the class that defines
+    `async_added_to_hass` (or a subclass); otherwise Home Assistant removes and re-adds it
+    (until 2027.11). Home Assistant 2026.10 has no such hook and never calls it.
+    """
+    if (changed := getattr(base, "async_entity_id_changed", None)) is not None:
+        changed(old_entity_id)
 
 
 def object_id(entry: MoxieConfigEntry, subentry: ConfigSubentry) -> str:

@@ -14,6 +14,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
+from .entity import base_entity_id_changed
 from .ha_private import PipelineSelectFollowingPipelines
 from .models import MoxieConfigEntry
 from .pipeline import CONF_PIPELINE, agent_entity_id
@@ -48,6 +49,12 @@ class MoxieSatellitePipelineSelect(MoxieSatelliteEntity, PipelineSelectFollowing
         await super().async_added_to_hass()
         self._chosen = await self.async_get_last_state() is not None
         self._take_moxie_pipeline()
+
+    # Not @override: Home Assistant 2026.10 has no such hook (it re-adds the entity instead).
+    @callback
+    def async_entity_id_changed(self, old_entity_id: str) -> None:
+        """Take a new entity id in place (Home Assistant 2026.11): nothing is keyed on it."""
+        base_entity_id_changed(super(), old_entity_id)
 
     @override
     async def async_select_option(self, option: str) -> None:

@@ -7,10 +7,10 @@ from typing import Any, override
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN, SwitchEntity
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import MoxieEntity
+from .entity import MoxieEntity, base_entity_id_changed
 from .models import MoxieConfigEntry
 from .takeover import Takeover
 
@@ -58,6 +58,12 @@ class TakeoverSwitch(MoxieEntity, SwitchEntity):
         """Follow the takeover's changes."""
         await super().async_added_to_hass()
         self.async_on_remove(self.takeover.async_add_listener(self.async_write_ha_state))
+
+    # Not @override: Home Assistant 2026.10 has no such hook (it re-adds the entity instead).
+    @callback
+    def async_entity_id_changed(self, old_entity_id: str) -> None:
+        """Take a new entity id in place (Home Assistant 2026.11): nothing is keyed on it."""
+        base_entity_id_changed(super(), old_entity_id)
 
     @property
     @override

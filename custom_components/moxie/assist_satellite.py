@@ -48,9 +48,8 @@ from .const import (
     CONF_MIC_PORT,
     DEFAULT_MIC_PORT,
     DOMAIN,
-    SOURCE_ANNOUNCEMENT,
-    SOURCE_SATELLITE,
 )
+from .entity import base_entity_id_changed
 from .ha_private import (
     TextAnnouncements,
     cancel_satellite_run,
@@ -65,6 +64,7 @@ from .satellite_device import SatelliteCallbacks
 from .satellite_entity import MoxieSatelliteEntity, satellite_unique_id
 from .satellite_mic import WyomingMic
 from .speaker_watch import START_TIMEOUT, SpeakerWatch
+from .speech_core import SOURCE_ANNOUNCEMENT, SOURCE_SATELLITE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -119,14 +119,9 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
         self._route_stage: PipelineStage | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._follow_up: asyncio.Task[None] | None = None
-        self._answer: tuple[str, bool] | None = None
+        self._answer: tuple[str, bool, str | None] | None = None
         self._preroll = PreRoll()
         self._speech_start = SpeechStart()
-        # Monotonic times of the last barge-in (speech noticed), VAD end and transcript, for
-        # benchmarks.
-        self.barge_in_at: float | None = None
-        self.vad_end_at: float | None = None
-        self.stt_end_at: float | None = None
 
     @property
     @override
@@ -147,7 +142,8 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
 
     @property
     def _status_key(self) -> str:
-        return f"satellite:{self.entity_id}"
+        # Keyed on the unique id: nothing here depends on the entity id, which may change.
+        return f"satellite:{self.unique_id}"
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -168,6 +164,11 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
             )
         )
         self._connect_mic()
+
+    @callback
+    def async_entity_id_changed(self, old_entity_id: str) -> None:
+        """Follow an entity id changed in place (Home Assistant 2026.11+): nothing keys on it."""
+        base_entity_id_changed(super(), old_entity_id)
 
     @override
     async def async_will_remove_from_hass(self) -> None:
@@ -281,8 +282,8 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
         assert self.speaker is not None
         if self.speaker.online is False:
             raise HomeAssistantError(translation_domain=DOMAIN, translation_key="speaker_offline")
-        await self.entry.runtime_data.mirror.async_say(message, source=source)
-        if await self.speaker.async_wait_said(message) is None:
+        uid = await self.entry.runtime_data.mirror.async_say(message, source=source)
+        if await self.speaker.async_wait_heard([uid]) is None:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="speaker_silent",
@@ -394,7 +395,6 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
     @callback
     def _barge_in(self, reason: Literal["speech", "wake_word"]) -> None:
         """Stop the speaker now; listen (from the first words heard) unless a run already does."""
-        self.barge_in_at = time.monotonic()
         _LOGGER.debug("Barge-in (%s) on %s", reason, self.entity_id)
         self.hass.async_create_task(self._async_stop_speaker(reason))
         if reason == "speech":
@@ -427,10 +427,7 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
                 if self._route is not None:
                     self._route_stage = PipelineStage.STT
                 status.async_run_phase(self._status_key, "listening")
-            case PipelineEventType.STT_VAD_END:
-                self.vad_end_at = time.monotonic()
             case PipelineEventType.STT_END:
-                self.stt_end_at = time.monotonic()
                 self._end_route()
                 self._speech_start.reset()
                 status.async_run_phase(self._status_key, "thinking")
@@ -440,7 +437,11 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
                     (output.get("response") or {}).get("speech", {}).get("plain", {}).get("speech")
                 )
                 if speech and speech.strip():
-                    self._answer = (speech, bool(output.get("continue_conversation")))
+                    self._answer = (
+                        speech,
+                        bool(output.get("continue_conversation")),
+                        output.get("conversation_id"),
+                    )
                     # The answer is still to be heard: stay responding after the run's end.
                     keep_responding_after_run(self)
             case PipelineEventType.RUN_END:
@@ -453,15 +454,25 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
                         self.hass, self._async_follow_up(*answer), f"{self.entity_id} answer"
                     )
 
-    async def _async_follow_up(self, speech: str, continue_conversation: bool) -> None:
-        """Wait until the answer is heard; listen again when it asked something back."""
-        assert self.speaker is not None
+    async def _async_follow_up(
+        self, speech: str, continue_conversation: bool, conversation_id: str | None
+    ) -> None:
+        """Wait until the answer is heard; listen again when it asked something back.
+
+        A Moxie agent mirrored its answer itself (the answer book knows it, with its ids);
+        another agent's answer is said here, as the satellite's.
+        """
+        data = self.entry.runtime_data
         try:
-            if not self._agent_speaks():
-                await self.entry.runtime_data.mirror.async_say(speech, source=SOURCE_SATELLITE)
+            answer = data.answers.of(conversation_id)
+            if answer is None:
+                ids = [await data.mirror.async_say(speech, source=SOURCE_SATELLITE)]
+            else:
+                ids = answer.ids if answer.speak else []
             if not continue_conversation:
                 self._listen_for_wake_word()  # the wake word may interrupt the answer
-            await self.speaker.async_wait_quiet(ANSWER_START_GRACE)
+            if data.speaker.seen:
+                await data.speaker.async_wait_heard(ids, ANSWER_START_GRACE)
         except HomeAssistantError as err:
             _LOGGER.warning("Could not say the answer on Moxie's speaker: %s", err)
         finally:
@@ -481,13 +492,3 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
             return bool(async_get_pipeline(self.hass, satellite_pipeline_id(self)).wake_word_entity)
         except PipelineNotFound, RuntimeError:
             return False
-
-    @callback
-    def _agent_speaks(self) -> bool:
-        """Whether the pipeline's agent is a Moxie agent (it mirrors its answers itself)."""
-        try:
-            agent = async_get_pipeline(self.hass, satellite_pipeline_id(self)).conversation_engine
-        except PipelineNotFound, RuntimeError:
-            return False
-        entity = er.async_get(self.hass).async_get(agent)
-        return entity is not None and entity.platform == DOMAIN

@@ -10,6 +10,7 @@ from homeassistant.config_entries import ConfigEntry
 from .satellite_device import SatelliteDevice
 
 if TYPE_CHECKING:
+    from .answer import AnswerBook
     from .assistant_status import AssistantStatus
     from .brain import Brain
     from .conversation_log import ConversationLog
@@ -30,6 +31,8 @@ class MoxieData:
     speaker: SpeakerWatch
     # The assistant Status as the agent drives it (thinking, speaking, idle).
     status: AssistantStatus
+    # Moxie's answers in flight and by conversation (who voices them, stop, heard).
+    answers: AnswerBook
     # Moxie's brain (the Ollama client); None for a Moxie without Ollama URL.
     brain: Brain | None = None
     # The Puppet takeover of each agent, by agent subentry id.

@@ -159,6 +159,11 @@ class Topics:
         return f"{self.base}/speaker/volume/set"
 
     @property
+    def ha_status(self) -> str:
+        """Home Assistant's birth and last-will topic under this discovery prefix."""
+        return f"{self.discovery_prefix}/status"
+
+    @property
     def device_id(self) -> str:
         """The Moxie device's MQTT id."""
         return device_id(self.base)

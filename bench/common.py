@@ -31,11 +31,11 @@ from peers.entries import moxie_entry
 from peers.ollama_server import OllamaServer
 from peers.process import free_port
 from peers.voices import LaunchedServer, stt_metadata
-from wyoming_servers.speaker.discovery import Topics
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings
 from wyoming_servers.speaker.sinks import Sink
 from wyoming_servers.speaker.speaker import Speaker
 from wyoming_servers.speaker.synth import WyomingSynth
+from wyoming_servers.speech_core import Topics
 
 # The model of the pipeline benchmarks: the loopback Ollama at this pace, after this delay.
 TOKENS_PER_SECOND = 15

@@ -37,11 +37,11 @@ from peers.mqtt import MqttProbe  # noqa: E402
 from peers.speaker import SpeakerProcess, get_json, wait_until  # noqa: E402
 from peers.tiny_voice import write_voice  # noqa: E402
 from peers.voices import LaunchedServer  # noqa: E402
-from wyoming_servers.speaker.discovery import Topics  # noqa: E402
 from wyoming_servers.speaker.mqtt import MqttBridge, MqttSettings  # noqa: E402
 from wyoming_servers.speaker.sinks import AudioFormat, NullSink  # noqa: E402
 from wyoming_servers.speaker.speaker import Speaker  # noqa: E402
 from wyoming_servers.speaker.synth import WyomingSynth  # noqa: E402
+from wyoming_servers.speech_core import Topics  # noqa: E402
 
 TEXT = "Hola, soy Moxie. Hoy vamos a aprender algo nuevo juntos."
 LONG_TEXT = " ".join(f"Esta es la frase {i} de una historia muy larga." for i in range(40))

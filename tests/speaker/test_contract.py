@@ -1,4 +1,9 @@
-"""The mirror contract, the queue and the sinks, without any network."""
+"""What the speaker does with the contract's payloads, its queue and its sinks, without network.
+
+The payloads are parsed by the speech core (tests/test_speech_core.py runs the contract's table
+through it); here the same table goes through the speaker: what it queues to say, and what it
+rejects and counts.
+"""
 
 from __future__ import annotations
 
@@ -8,62 +13,82 @@ import wave
 
 import pytest
 
-from wyoming_servers.speaker.contract import (
-    Priority,
-    device_id,
-    parse_stop,
-    parse_text,
-)
-from wyoming_servers.speaker.queue import AddResult, SpeechQueue
+from tests.contract_cases import CASES, GENERATED, Case
+from wyoming_servers.speaker.queue import STOPPED_GROUPS_LIMIT, AddResult, SpeechQueue
 from wyoming_servers.speaker.sinks import AudioFormat, CommandSink, NullSink, WavSink, make_sink
-from wyoming_servers.speaker.speaker import scale_volume
+from wyoming_servers.speaker.speaker import Speaker, scale_volume
+from wyoming_servers.speaker.synth import WyomingSynth
+from wyoming_servers.speech_core import parse_speech, parse_stop
+
+
+def _speaker() -> Speaker:
+    """A speaker whose worker is not running: what it accepts stays in its queue."""
+    return Speaker(WyomingSynth("tcp://127.0.0.1:1"), make_sink("null"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_every_case_of_the_table_through_the_speaker(case: Case) -> None:
+    """Accepted payloads are queued to be said as the table reads them; others are counted."""
+    speaker = _speaker()
+    result = speaker.submit(case.payload)
+    if case.reason is not None:
+        assert result is None
+        assert dict(speaker.stats.rejected) == {case.reason: 1}
+        assert len(speaker.queue) == 0
+        return
+    assert result is AddResult.NEW
+    assert not speaker.stats.rejected
+    (utterance,) = speaker.queue.snapshot()
+    fields = case.fields
+    assert fields is not None
+    assert utterance.text == fields["text"]
+    assert utterance.parts == {fields["chunk"]: fields["text"]}
+    assert utterance.total_chunks == fields["total_chunks"]
+    assert (utterance.priority.label, utterance.source, utterance.language, utterance.group) == (
+        fields["priority"],
+        fields["source"],
+        fields["language"],
+        fields["group"],
+    )
+    if fields["id"] != GENERATED:
+        assert utterance.id == fields["id"]
 
 
 @pytest.mark.parametrize(
-    ("base", "expected"),
-    [("moxie", "moxie_moxie"), ("Casa/Moxie-2", "moxie_casa_moxie_2"), ("/moxie/", "moxie_moxie")],
+    ("payload", "cleared"),
+    [
+        (b"", 0),
+        (b"basta", 0),
+        (b'{"reason": "alarm"}', 0),
+        (b'{"reason": "alarm", "clear_queue": true}', 2),
+        (b'{"clear_queue": "yes"}', 0),  # only true clears
+        (b"{bad", 0),
+        (b"\xff", 0),
+    ],
 )
-def test_device_id_matches_integration(base: str, expected: str) -> None:
-    assert device_id(base) == expected
+def test_stop_payloads_through_the_speaker(payload: bytes, cleared: int) -> None:
+    """Any `<base>/tts/stop` payload stops; only `"clear_queue": true` drops the queue too."""
+    speaker = _speaker()
+    speaker.submit(json.dumps({"text": "Uno.", "id": "a"}).encode())
+    speaker.submit(json.dumps({"text": "Dos.", "id": "b"}).encode())
+    speaker.stop(parse_stop(payload))
+    assert speaker.stats.stop_requests == 1
+    assert speaker.stats.cleared == cleared
+    assert len(speaker.queue) == 2 - cleared
+    outcomes = [(f.id, f.outcome) for f in speaker.finished]
+    assert outcomes == ([("a", "cleared"), ("b", "cleared")] if cleared else [])
 
 
-def test_contract_json_and_plain_text() -> None:
-    part = parse_text(
-        json.dumps(
-            {
-                "text": "Hola",
-                "timestamp": 1795000000.5,
-                "source": "assist",
-                "chunk": 2,
-                "total_chunks": 3,
-                "id": "abc",
-                "priority": "HIGH",
-                "language": "es",
-            }
-        ).encode()
-    )
-    assert (part.id, part.chunk, part.total_chunks, part.priority) == ("abc", 2, 3, Priority.HIGH)
-    assert (part.source, part.language) == ("assist", "es")
-    plain = parse_text("  ¡Hola, Moxie!\n".encode())
-    assert plain.text == "¡Hola, Moxie!"
-    assert plain.plain
-    assert plain.priority is Priority.NORMAL
-    assert plain.source == "external"
-    # Every other case of the contract is in tests/contract_cases.py, run on both sides.
-    assert plain.id != parse_text(b"otra").id
-
-
-def test_stop_payloads() -> None:
-    assert parse_stop(b"").clear_queue is False
-    request = parse_stop(b'{"reason": "alarm", "clear_queue": true}')
-    assert (request.reason, request.clear_queue) == ("alarm", True)
-    assert parse_stop(b"{bad").reason == "invalid payload"
-
-
-def _part(message_id: str, priority: str = "normal", chunk: int = 1, total: int = 1) -> bytes:
+def _part(
+    message_id: str,
+    priority: str = "normal",
+    chunk: int = 1,
+    total: int = 1,
+    group: str | None = None,
+) -> bytes:
     return json.dumps(
         {"text": message_id, "id": message_id, "priority": priority, "chunk": chunk,
-         "total_chunks": total}
+         "total_chunks": total, "group": group}
     ).encode()  # fmt: skip
 
 
@@ -71,24 +96,43 @@ async def test_queue_priority_fifo_dedup_and_late_chunks() -> None:
     queue = SpeechQueue()
     for message_id, priority in [("n1", "normal"), ("h1", "high"), ("n2", "normal"),
                                  ("c1", "critical"), ("h2", "high")]:  # fmt: skip
-        assert queue.add(parse_text(_part(message_id, priority)))[0] is AddResult.NEW
-    assert queue.add(parse_text(_part("n1")))[0] is AddResult.DUPLICATE
+        assert queue.add(parse_speech(_part(message_id, priority)))[0] is AddResult.NEW
+    assert queue.add(parse_speech(_part("n1")))[0] is AddResult.DUPLICATE
     order = [(await queue.get()).id for _ in range(5)]
     assert order == ["c1", "h1", "h2", "n1", "n2"]
 
-    result, story = queue.add(parse_text(_part("s", chunk=2, total=2)))
+    result, story = queue.add(parse_speech(_part("s", chunk=2, total=2)))
     assert result is AddResult.NEW
     assert story is not None
-    assert queue.add(parse_text(_part("s", chunk=1, total=2)))[0] is AddResult.PART
+    assert queue.add(parse_speech(_part("s", chunk=1, total=2)))[0] is AddResult.PART
     assert [text async for text in story.iter_parts(1.0)] == ["s", "s"]
     queue.done(story)
-    assert queue.add(parse_text(_part("s", chunk=1, total=3)))[0] is AddResult.DUPLICATE
-    assert queue.add(parse_text(_part("s", chunk=3, total=3)))[0] is AddResult.LATE
+    assert queue.add(parse_speech(_part("s", chunk=1, total=3)))[0] is AddResult.DUPLICATE
+    assert queue.add(parse_speech(_part("s", chunk=3, total=3)))[0] is AddResult.LATE
+
+
+def test_stopped_group_drops_waiting_and_later_utterances() -> None:
+    """Stopping an answer drops its waiting utterances and those that come later, once each."""
+    queue = SpeechQueue()
+    for message_id, group in [("g1", "G"), ("x1", None), ("g2", "G"), ("h1", "H")]:
+        assert queue.add(parse_speech(_part(message_id, group=group)))[0] is AddResult.NEW
+    assert [u.id for u in queue.stop_group("G")] == ["g1", "g2"]
+    assert [u.id for u in queue.snapshot()] == ["x1", "h1"]
+    assert queue.add(parse_speech(_part("g3", chunk=1, total=2, group="G")))[0] is (
+        AddResult.STOPPED
+    )
+    assert queue.add(parse_speech(_part("g3", chunk=2, total=2, group="G")))[0] is AddResult.LATE
+    assert queue.add(parse_speech(_part("g2", group="G")))[0] is AddResult.DUPLICATE
+    assert queue.add(parse_speech(_part("x2")))[0] is AddResult.NEW
+    # Only the last stopped answers are remembered.
+    for index in range(STOPPED_GROUPS_LIMIT):
+        queue.stop_group(f"later-{index}")
+    assert queue.add(parse_speech(_part("g4", group="G")))[0] is AddResult.NEW
 
 
 async def test_missing_chunk_speaks_what_came() -> None:
     queue = SpeechQueue()
-    _, utterance = queue.add(parse_text(_part("gap", chunk=1, total=3)))
+    _, utterance = queue.add(parse_speech(_part("gap", chunk=1, total=3)))
     assert utterance is not None
     assert [text async for text in utterance.iter_parts(0.05)] == ["gap"]
     assert utterance.incomplete

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from wyoming_servers.speaker.__main__ import ENV_PREFIX, build_parser
-from wyoming_servers.speaker.discovery import Topics
+from wyoming_servers.speech_core import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "wyoming_servers" / "speaker" / "README.md"
@@ -38,7 +38,16 @@ def test_every_option_and_env_variable_is_documented() -> None:
 def test_every_topic_is_documented() -> None:
     doc = README.read_text(encoding="utf-8")
     topics = Topics("<base>", "<prefix>")
-    for name in ("text", "stop", "status", "availability", "volume", "volume_set", "ha_status"):
+    names = (
+        "tts_text",
+        "tts_stop",
+        "tts_status",
+        "speaker_availability",
+        "speaker_volume",
+        "speaker_volume_set",
+        "ha_status",
+    )
+    for name in names:
         assert f"`{getattr(topics, name)}`" in doc, name
     assert "`<prefix>/device/<device id>_speaker/config`" in doc
 

@@ -14,12 +14,12 @@ from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
 from peers.speaker import get_json, wait_audio, wait_connected, wait_history, wait_until
 from tests.speaker.conftest import SpeakerFactory
-from wyoming_servers.speaker.contract import Priority, SpeechPart, StopRequest
 from wyoming_servers.speaker.journal import JOURNAL_NAME, Journal
 from wyoming_servers.speaker.queue import AddResult
 from wyoming_servers.speaker.sinks import make_sink
 from wyoming_servers.speaker.speaker import Speaker
 from wyoming_servers.speaker.synth import WyomingSynth
+from wyoming_servers.speech_core import Priority, SpeechChunk, StopRequest
 
 TEXT = "moxie/tts/text"
 
@@ -33,8 +33,9 @@ def _part(
     source: str = "external",
     language: str | None = None,
     timestamp: float | None = None,
-) -> SpeechPart:
-    return SpeechPart(
+    group: str | None = None,
+) -> SpeechChunk:
+    return SpeechChunk(
         id=message_id,
         text=f"Texto {message_id} {chunk}.",
         chunk=chunk,
@@ -43,6 +44,7 @@ def _part(
         source=source,
         language=language,
         timestamp=timestamp,
+        group=group,
     )
 
 
@@ -57,8 +59,8 @@ def test_pending_parts_come_back_in_order_and_finished_ones_do_not(tmp_path: Pat
     parts = [
         _part("a"),
         _part("b", priority=Priority.CRITICAL, source="brain", language="es"),
-        _part("c", 1, 2),
-        _part("c", 2, 2),
+        _part("c", 1, 2, group="answer-1"),
+        _part("c", 2, 2, group="answer-1"),
         _part("d", timestamp=1234.5),
     ]
     for part in parts:
@@ -71,6 +73,33 @@ def test_pending_parts_come_back_in_order_and_finished_ones_do_not(tmp_path: Pat
     assert state.pending == parts[1:]
     assert state.finished == ["a"]
     assert state.skipped == 0
+
+
+def test_a_journal_of_the_speaker_before_groups_still_reads(tmp_path: Path) -> None:
+    """Records written before `group` (with the old `satellite` field) are replayed as they were."""
+    old = [
+        {"op": "part", "id": "a", "chunk": 1, "total_chunks": 1, "text": "Hola.",
+         "priority": "normal", "source": "assistant", "language": "es", "timestamp": 1700000000.0,
+         "satellite": None},
+        {"op": "part", "id": "b", "chunk": 1, "total_chunks": 2, "text": "Parte uno.",
+         "priority": "high", "source": None, "language": None, "timestamp": None,
+         "satellite": "assist_satellite.cocina"},
+        {"op": "part", "id": "c", "chunk": 1, "total_chunks": 1, "text": "Ya dicho.",
+         "priority": "critical", "source": "puppet", "language": None, "timestamp": None,
+         "satellite": None},
+        {"op": "done", "id": "c", "outcome": "played"},
+    ]  # fmt: skip
+    (tmp_path / JOURNAL_NAME).write_text(
+        "".join(json.dumps(record) + "\n" for record in old), encoding="utf-8"
+    )
+    state = Journal(tmp_path).load()
+    assert state.pending == [
+        SpeechChunk(
+            id="a", text="Hola.", source="assistant", language="es", timestamp=1700000000.0
+        ),
+        SpeechChunk(id="b", text="Parte uno.", total_chunks=2, priority=Priority.HIGH),
+    ]
+    assert (state.finished, state.skipped) == (["c"], 0)
 
 
 def test_truncated_last_line_is_skipped_with_a_warning(
@@ -229,7 +258,7 @@ def test_speaker_restores_pending_and_ignores_their_redelivery(tmp_path: Path) -
     assert second.restore() == 5
     waiting = second.queue.snapshot()
     assert [u.id for u in waiting[:4]] == ["e", "a", "c", "d"]
-    assert waiting[4].id.startswith("plain-")
+    assert waiting[4].id not in {"a", "b", "c", "d", "e"}
     assert waiting[4].text == "Texto plano."
     assert waiting[3].parts == {1: "Parte uno."}
     assert second.submit(_speech("Texto a.", "a").encode()) is AddResult.DUPLICATE

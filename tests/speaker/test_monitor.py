@@ -57,8 +57,15 @@ async def test_discovery_availability_and_volume(
         assert components["volume"]["command_topic"] == "moxie/speaker/volume/set"
         await peer.wait_for("moxie/speaker/availability", where=lambda m: m.payload == b"online")
         status = (await peer.wait_for("moxie/tts/status"))[0].json()
-        assert set(status) == {"status", "current_text", "queue_size", "timestamp"}
-        assert status["status"] == "idle"
+        assert set(status) == {
+            "status", "current_text", "current_id", "queue_size", "finished_id",
+            "finished_outcome", "timestamp",
+        }  # fmt: skip
+        assert (status["status"], status["current_id"], status["finished_id"]) == (
+            "idle",
+            None,
+            None,
+        )
 
         count = len(peer.payloads(DISCOVERY))
         await peer.publish("homeassistant/status", "online")

@@ -25,6 +25,7 @@ from peers.voices import LaunchedServer
 from tests.speaker.conftest import SpeakerFactory
 
 TEXT = "moxie/tts/text"
+STATUS = "moxie/tts/status"
 LONG_TEXT = " ".join(
     f"Esta es la frase número {i} de una historia larga de Moxie." for i in range(12)
 )
@@ -50,7 +51,8 @@ async def test_mirror_message_becomes_the_servers_pcm(
         entries = await wait_history(speaker, lambda h: len(h) == 2)
     assert [e["outcome"] for e in entries] == ["played", "played"]
     assert entries[0]["id"] == "j1"
-    assert entries[1]["id"].startswith("plain-")
+    assert entries[1]["text"] == "Me gusta aprender contigo."  # plain text: an id of its own
+    assert entries[1]["id"] != "j1"
     first, second = speaker.wavs()
     assert first.name.endswith("_j1.wav")
     expected_first = await direct_synthesize(piper.uri, "Hola, soy Moxie. ¿Jugamos?")
@@ -106,9 +108,7 @@ async def test_priorities_and_preemption(
     await wait_connected(speaker)
     async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
         await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
-        await peer.wait_for(
-            "moxie/tts/status", where=lambda m: m.json()["current_text"] == LONG_TEXT
-        )
+        await peer.wait_for(STATUS, where=lambda m: m.json()["current_text"] == LONG_TEXT)
         await wait_audio(speaker, "story")
         await peer.publish(TEXT, _speech("Normal.", "normal-2"))
         await peer.publish(TEXT, _speech("Alta.", "high-1", priority="high"))
@@ -132,37 +132,50 @@ async def test_priorities_and_preemption(
 async def test_stop_silences_long_utterance(
     mosquitto: Mosquitto, piper: LaunchedServer, start_speaker: SpeakerFactory, clear_queue: bool
 ) -> None:
-    """A stop ends the utterance's audio for good; the queue goes on unless asked to clear."""
+    """A stop ends the utterance's audio for good; the queue goes on unless asked to clear.
+
+    `clear_queue` drops every waiting utterance, of another answer or of none.
+    """
     speaker = start_speaker()
     await wait_connected(speaker)
     async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
-        await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
-        await peer.publish(TEXT, _speech("Después.", "next"))
-        await peer.wait_for(
-            "moxie/tts/status", where=lambda m: m.json()["current_text"] == LONG_TEXT
-        )
+        await peer.publish(TEXT, _speech(LONG_TEXT, "story", group="G"))
+        await peer.publish(TEXT, _speech("Después.", "next", group="H"))
+        await peer.publish(TEXT, _speech("Y esto también.", "loose"))
+        await peer.wait_for(STATUS, where=lambda m: m.json()["current_text"] == LONG_TEXT)
         await wait_audio(speaker, "story")
         await peer.publish(
             "moxie/tts/stop", json.dumps({"reason": "test", "clear_queue": clear_queue})
         )
         await wait_history(speaker, lambda h: len(h) >= 1)
         if not clear_queue:
-            await wait_history(speaker, lambda h: len(h) == 2)
-        await peer.wait_for("moxie/tts/status", where=lambda m: m.json()["status"] == "idle")
+            await wait_history(speaker, lambda h: len(h) == 3)
+        await peer.wait_for(
+            STATUS, where=lambda m: (s := m.json())["status"] == "idle" and s["queue_size"] == 0
+        )
         story_wav = speaker.wavs()[0]
         size_after_stop = story_wav.stat().st_size
         await asyncio.sleep(1.0)
         # A late redelivery of the stopped utterance is not spoken either.
-        await peer.publish(TEXT, _speech(LONG_TEXT, "story"))
+        await peer.publish(TEXT, _speech(LONG_TEXT, "story", group="G"))
         await asyncio.sleep(1.0)
+        statuses = [json.loads(p) for p in peer.payloads(STATUS)]
     entries = await history(speaker)
-    expected = [("story", "stopped")] + ([] if clear_queue else [("next", "played")])
+    rest = "cleared" if clear_queue else "played"
+    expected = [("story", "stopped")] + ([] if clear_queue else [("next", rest), ("loose", rest)])
     assert _outcomes(entries) == expected
+    finished = [(s["finished_id"], s["finished_outcome"]) for s in statuses if s["finished_id"]]
+    assert {("story", "stopped"), ("next", rest), ("loose", rest)} <= set(finished)
     assert story_wav.stat().st_size == size_after_stop
     assert [p.name for p in speaker.wavs()] == (
-        ["00001_story.wav"] if clear_queue else ["00001_story.wav", "00002_next.wav"]
+        ["00001_story.wav"]
+        if clear_queue
+        else ["00001_story.wav", "00002_next.wav", "00003_loose.wav"]
     )
     assert 0 < len(wav_pcm(story_wav)) < len(await direct_synthesize(piper.uri, LONG_TEXT))
+    stats = await get_json(f"{speaker.url}/api/stats")
+    assert (stats["stopped"], stats["stopped_unsaid"]) == (1, 0)
+    assert stats["cleared"] == (2 if clear_queue else 0)
 
 
 async def test_non_streaming_server(
@@ -204,31 +217,89 @@ async def test_streaming_starts_audio_before_the_last_chunk(
     assert wav_pcm(wav) == await direct_synthesize(piper.uri, " ".join(parts))
 
 
-async def test_speech_for_a_satellite_is_not_spoken(
+async def test_status_names_the_utterance_said_then_finished(
     mosquitto: Mosquitto, start_speaker: SpeakerFactory
 ) -> None:
-    """`speak: false` (a voice satellite plays the answer): no audio, no `speaking`, counted."""
-    speaker = start_speaker(["--no-pacing"])
+    """`<base>/tts/status` carries `current_id` while it is said, then `finished_id` played."""
+    speaker = start_speaker()  # paced: the utterance lasts as long as its audio
     await wait_connected(speaker)
-    quiet = {"speak": False, "satellite": "assist_satellite.cocina"}
+    text = "Hola, amigo. Hoy aprendemos algo nuevo juntos, paso a paso."
     async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
-        await peer.publish(TEXT, _speech("La cocina lo dice.", "sat-1", **quiet))
-        for index in (1, 2):
-            await peer.publish(
-                TEXT, _speech(f"Parte {index}.", "sat-2", chunk=index, total_chunks=2, **quiet)
-            )
-        await peer.publish(TEXT, _speech("La cocina lo dice.", "sat-1", **quiet))  # redelivery
-        await peer.publish(TEXT, _speech("Esto sí lo digo yo.", "mine"))
-        entries = await wait_history(speaker, lambda h: len(h) == 1)
-        statuses = [json.loads(p) for p in peer.payloads("moxie/tts/status")]
-    assert _outcomes(entries) == [("mine", "played")]
-    assert [path.name for path in speaker.wavs()] == ["00001_mine.wav"]
-    assert {s["current_text"] for s in statuses if s["status"] == "speaking"} == {
-        "Esto sí lo digo yo."
-    }
+        # `speak` is not a field of the mirror: everything on it is said (MQTT.md).
+        await peer.publish(TEXT, _speech(text, "u-1", group="answer-1", speak=False))
+        await peer.wait_for(STATUS, where=lambda m: m.json()["finished_id"] == "u-1")
+        statuses = [json.loads(p) for p in peer.payloads(STATUS)]
+    async with MqttProbe(mosquitto.host, mosquitto.port, STATUS) as late:
+        retained = (await late.wait_for(STATUS))[0].json()
+    saying = [i for i, s in enumerate(statuses) if s["current_id"] == "u-1"]
+    assert saying
+    assert all(
+        (statuses[i]["status"], statuses[i]["current_text"]) == ("speaking", text) for i in saying
+    )
+    finished = [i for i, s in enumerate(statuses) if s["finished_id"] == "u-1"]
+    assert min(finished) > max(saying)
+    done = statuses[min(finished)]
+    assert (done["finished_outcome"], done["status"], done["current_id"]) == (
+        "played",
+        "idle",
+        None,
+    )
+    # The retained status tells a late subscriber what finished last.
+    assert (retained["finished_id"], retained["finished_outcome"]) == ("u-1", "played")
+    assert [path.name for path in speaker.wavs()] == ["00001_u-1.wav"]
+
+
+@pytest.mark.parametrize("stop_from", ["mqtt", "monitor"])
+async def test_stop_silences_the_whole_answer(
+    mosquitto: Mosquitto, start_speaker: SpeakerFactory, stop_from: str
+) -> None:
+    """A stop ends the utterance said and the rest of its answer (group), also what comes later.
+
+    Utterances of another answer, or of none, are said as usual.
+    """
+    speaker = start_speaker()
+    await wait_connected(speaker)
+    async with MqttProbe(mosquitto.host, mosquitto.port, "moxie/#") as peer:
+        await peer.publish(TEXT, _speech(LONG_TEXT, "g-1", group="G"))
+        await peer.publish(TEXT, _speech("Segunda frase de la respuesta.", "g-2", group="G"))
+        await peer.publish(TEXT, _speech("Otra respuesta.", "h-1", group="H"))
+        await peer.publish(TEXT, _speech("Tercera frase de la respuesta.", "g-3", group="G"))
+        await peer.publish(TEXT, "Sin grupo.")
+        await wait_audio(speaker, "g-1")
+        if stop_from == "mqtt":
+            await peer.publish("moxie/tts/stop", json.dumps({"reason": "test"}))
+        else:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(f"{speaker.url}/api/stop") as response,
+            ):
+                assert response.status == 200
+        await wait_history(speaker, lambda h: len(h) == 3)
+        # The rest of the answer, still streaming from the agent, is not said either.
+        await peer.publish(
+            TEXT, _speech("Cuarta frase.", "g-4", group="G", chunk=1, total_chunks=2)
+        )
+        await peer.publish(TEXT, _speech("Y su final.", "g-4", group="G", chunk=2, total_chunks=2))
+        await peer.publish(TEXT, _speech("Después.", "after"))
+        entries = await wait_history(speaker, lambda h: len(h) == 4)
+        await peer.wait_for(STATUS, where=lambda m: m.json()["finished_id"] == "after")
+        statuses = [json.loads(p) for p in peer.payloads(STATUS)]
+    assert _outcomes(entries)[:2] == [("g-1", "stopped"), ("h-1", "played")]
+    assert entries[2]["text"] == "Sin grupo."
+    assert _outcomes(entries)[3] == ("after", "played")
+    said = [path.stem.split("_", 1)[1] for path in speaker.wavs()]
+    assert said == ["g-1", "h-1", entries[2]["id"], "after"]
+    finished = {(s["finished_id"], s["finished_outcome"]) for s in statuses if s["finished_id"]}
+    assert {("g-1", "stopped"), ("g-2", "stopped"), ("g-3", "stopped"), ("g-4", "stopped"),
+            ("h-1", "played"), ("after", "played")} <= finished  # fmt: skip
+    assert not {s["current_id"] for s in statuses} & {"g-2", "g-3", "g-4"}
     stats = await get_json(f"{speaker.url}/api/stats")
-    assert stats["skipped_not_for_speaker"] == 2
-    assert (stats["utterances"], stats["played"], stats["rejected_total"]) == (1, 1, 0)
+    assert (stats["stopped"], stats["stopped_unsaid"], stats["stop_requests"]) == (4, 3, 1)
+    assert (stats["played"], stats["cleared"], stats["late_chunks"]) == (3, 0, 1)
+    async with aiohttp.ClientSession() as session, session.get(f"{speaker.url}/metrics") as resp:
+        metrics = await resp.text()
+    assert "moxie_speaker_stopped_unsaid_total 3" in metrics
+    assert 'moxie_speaker_utterances_finished_total{outcome="stopped"} 4' in metrics
 
 
 async def test_queue_wait_and_synthesis_reported_apart(

@@ -11,8 +11,9 @@ from pathlib import Path
 import signal
 from typing import Any
 
-from .contract import DEFAULT_BASE_TOPIC, DEFAULT_DISCOVERY_PREFIX
-from .discovery import DEFAULT_LANGUAGE, LANGUAGES, VERSION, Topics
+from wyoming_servers.speech_core import DEFAULT_BASE_TOPIC, DISCOVERY_PREFIX, Topics
+
+from .discovery import DEFAULT_LANGUAGE, LANGUAGES, VERSION
 from .journal import Journal
 from .monitor import make_app, monitor_access, start_monitor
 from .mqtt import MqttBridge, MqttSettings
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--base-topic", default=_env("BASE_TOPIC", DEFAULT_BASE_TOPIC), help="Base topic")
     add(
         "--discovery-prefix",
-        default=_env("DISCOVERY_PREFIX", DEFAULT_DISCOVERY_PREFIX),
+        default=_env("DISCOVERY_PREFIX", DISCOVERY_PREFIX),
         help="Home Assistant MQTT discovery prefix",
     )
     add(
@@ -191,7 +192,7 @@ async def run(args: argparse.Namespace) -> None:
         )
         app = make_app(speaker, bridge, language=language, access=access)
         runner = await start_monitor(app, host, int(port))
-    _LOGGER.info("Ready: %s -> %s -> %s sink", topics.text, args.tts_uri, sink.name)
+    _LOGGER.info("Ready: %s -> %s -> %s sink", topics.tts_text, args.tts_uri, sink.name)
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(speaker.run())

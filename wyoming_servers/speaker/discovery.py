@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import json
 from typing import Any
 
-from .contract import DEFAULT_DISCOVERY_PREFIX, device_id
+from wyoming_servers.speech_core import Topics
 
 ORIGIN_NAME = "moxie-speaker"
 VERSION = "0.1.0"
@@ -30,59 +29,6 @@ NAMES: dict[str, dict[str, str]] = {
 LANGUAGES = tuple(NAMES)
 
 
-@dataclass(frozen=True, slots=True)
-class Topics:
-    """Every topic the speaker reads or writes, derived from the base topic."""
-
-    base: str
-    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX
-
-    @property
-    def text(self) -> str:
-        """Speech mirror (input)."""
-        return f"{self.base}/tts/text"
-
-    @property
-    def status(self) -> str:
-        """Retained speaker status (output)."""
-        return f"{self.base}/tts/status"
-
-    @property
-    def stop(self) -> str:
-        """Interrupt (input)."""
-        return f"{self.base}/tts/stop"
-
-    @property
-    def availability(self) -> str:
-        """online/offline with last will (output)."""
-        return f"{self.base}/speaker/availability"
-
-    @property
-    def volume(self) -> str:
-        """Retained volume state (output)."""
-        return f"{self.base}/speaker/volume"
-
-    @property
-    def volume_set(self) -> str:
-        """Volume command (input)."""
-        return f"{self.base}/speaker/volume/set"
-
-    @property
-    def ha_status(self) -> str:
-        """Home Assistant's birth/last-will topic (input)."""
-        return f"{self.discovery_prefix}/status"
-
-    @property
-    def device_id(self) -> str:
-        """Id of the Moxie device shared with the integration."""
-        return device_id(self.base)
-
-    @property
-    def discovery(self) -> str:
-        """Device discovery topic for the speaker's components."""
-        return f"{self.discovery_prefix}/device/{self.device_id}_speaker/config"
-
-
 def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes:
     """Device discovery config: speaking, queue size, stop button and volume."""
     names = NAMES[language]
@@ -97,9 +43,9 @@ def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes
             "default_entity_id": f"binary_sensor.{entity_prefix}speaking",
             "name": names["speaking"],
             "device_class": "sound",
-            "state_topic": topics.status,
+            "state_topic": topics.tts_status,
             "value_template": "{{ 'ON' if value_json.status == 'speaking' else 'OFF' }}",
-            "json_attributes_topic": topics.status,
+            "json_attributes_topic": topics.tts_status,
             "json_attributes_template": (
                 "{{ {'current_text': value_json.current_text,"
                 " 'speaker_status': value_json.status} | tojson }}"
@@ -112,7 +58,7 @@ def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes
             "name": names["queue_size"],
             "icon": "mdi:playlist-play",
             "state_class": "measurement",
-            "state_topic": topics.status,
+            "state_topic": topics.tts_status,
             "value_template": "{{ value_json.queue_size }}",
         },
         "stop": {
@@ -121,7 +67,7 @@ def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes
             "default_entity_id": f"button.{entity_prefix}stop",
             "name": names["stop"],
             "icon": "mdi:stop",
-            "command_topic": topics.stop,
+            "command_topic": topics.tts_stop,
             "payload_press": json.dumps({"reason": "button"}),
         },
         "volume": {
@@ -131,8 +77,8 @@ def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes
             "name": names["volume"],
             "icon": "mdi:volume-high",
             "entity_category": "config",
-            "command_topic": topics.volume_set,
-            "state_topic": topics.volume,
+            "command_topic": topics.speaker_volume_set,
+            "state_topic": topics.speaker_volume,
             "min": 0,
             "max": 100,
             "step": 1,
@@ -143,7 +89,7 @@ def discovery_payload(topics: Topics, language: str = DEFAULT_LANGUAGE) -> bytes
     payload = {
         "dev": {"ids": [dev_id], "name": "Moxie"},
         "o": {"name": ORIGIN_NAME, "sw": VERSION},
-        "availability_topic": topics.availability,
+        "availability_topic": topics.speaker_availability,
         "qos": 1,
         "cmps": components,
     }

@@ -4,6 +4,10 @@ JSON lines in `<state dir>/speech-journal.jsonl`: one `part` record per accepted
 flushed and fsynced before the part counts as accepted) and one `done` record when its utterance
 finished (played, stopped, cleared, expired, failed). At start-up the parts without a `done`
 record are handed back in their original order and the file is compacted to just those.
+
+A part record holds the speech chunk's fields; a journal written by an older speaker (no
+`group`, a `satellite` field) reads the same: missing fields take their defaults, unknown ones
+are ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from .contract import DEFAULT_SOURCE, PRIORITIES, SpeechPart
+from wyoming_servers.speech_core import SOURCE_EXTERNAL, SpeechChunk, parse_priority
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,12 +31,12 @@ COMPACT_AFTER = 1000
 class JournalState:
     """What a journal held at start-up."""
 
-    pending: list[SpeechPart] = field(default_factory=list)  # in the order they were accepted
+    pending: list[SpeechChunk] = field(default_factory=list)  # in the order they were accepted
     finished: list[str] = field(default_factory=list)  # ids with a completion record
     skipped: int = 0  # unreadable records (e.g. a line cut short by a crash)
 
 
-def part_record(part: SpeechPart) -> dict[str, Any]:
+def part_record(part: SpeechChunk) -> dict[str, Any]:
     """JSON-ready record of an accepted part."""
     return {
         "op": "part",
@@ -44,22 +48,22 @@ def part_record(part: SpeechPart) -> dict[str, Any]:
         "source": part.source,
         "language": part.language,
         "timestamp": part.timestamp,
-        "satellite": part.satellite,
+        "group": part.group,
     }
 
 
-def parse_part(record: dict[str, Any]) -> SpeechPart:
+def parse_part(record: dict[str, Any]) -> SpeechChunk:
     """Rebuild a part from its record; ValueError/KeyError/TypeError when it is malformed."""
-    part = SpeechPart(
+    part = SpeechChunk(
         id=str(record["id"]),
         text=str(record["text"]),
         chunk=int(record["chunk"]),
         total_chunks=int(record["total_chunks"]),
-        priority=PRIORITIES[str(record["priority"])],
-        source=_optional_str(record.get("source")) or DEFAULT_SOURCE,  # older journals: null
+        priority=parse_priority(record["priority"]),
+        source=_optional_str(record.get("source")) or SOURCE_EXTERNAL,  # older journals: null
         language=_optional_str(record.get("language")),
         timestamp=None if record.get("timestamp") is None else float(record["timestamp"]),
-        satellite=_optional_str(record.get("satellite")),
+        group=_optional_str(record.get("group")),  # older journals: none
     )
     if not 1 <= part.chunk <= part.total_chunks:
         raise ValueError(f"chunk {part.chunk} of {part.total_chunks}")
@@ -142,12 +146,7 @@ class Journal:
         else:
             raise ValueError(f"unknown op {op!r}")
 
-    @property
-    def pending_ids(self) -> list[str]:
-        """Ids of the utterances accepted but not finished, in acceptance order."""
-        return list(self._pending)
-
-    def record_part(self, part: SpeechPart) -> None:
+    def record_part(self, part: SpeechChunk) -> None:
         """Durably record an accepted part (returns once it is on disk)."""
         record = part_record(part)
         self._pending.setdefault(part.id, []).append(record)

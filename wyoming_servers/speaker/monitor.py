@@ -20,7 +20,8 @@ import socket
 
 from aiohttp import web
 
-from .contract import StopRequest
+from wyoming_servers.speech_core import StopRequest
+
 from .discovery import DEFAULT_LANGUAGE
 from .page import render_page
 from .speaker import Speaker
@@ -262,9 +263,9 @@ async def metrics(request: web.Request) -> web.Response:
     metric("volume_percent", "gauge", "Playback volume.", {"": speaker.volume})
     metric("mqtt_connected", "gauge", "1 while connected to the broker.",
            {"": int(_mqtt_connected(request))})  # fmt: skip
-    metric("skipped_not_for_speaker_total", "counter",
-           "Utterances not spoken here (speak: false, a voice satellite plays them).",
-           {"": stats.skipped_not_for_speaker})  # fmt: skip
+    metric("stopped_unsaid_total", "counter",
+           "Utterances of a stopped answer (group) dropped before they were said.",
+           {"": stats.stopped_unsaid})  # fmt: skip
     latencies = (
         ("first_audio_ms", "Receive to first audio of the last utterance (queue wait + synthesis).",
          stats.last_first_audio_ms),

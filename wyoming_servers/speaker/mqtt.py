@@ -10,13 +10,15 @@ import ssl
 
 import aiomqtt
 
-from .contract import parse_stop, status_payload
-from .discovery import DEFAULT_LANGUAGE, Topics, discovery_payload
-from .speaker import Speaker
+from wyoming_servers.speech_core import OFFLINE, ONLINE, Topics, parse_stop
+
+from .discovery import DEFAULT_LANGUAGE, discovery_payload
+from .speaker import Finished, Speaker
 
 _LOGGER = logging.getLogger(__name__)
 
-type StatusKey = tuple[str, str | None, int]
+# What a status says, without its timestamp: a change is published, a repeat is not.
+type StatusKey = tuple[str, str | None, str | None, int, str | None, str | None]
 
 # How long the first connection waits for the retained volume before publishing its own.
 VOLUME_RESTORE_WAIT = 1.0
@@ -62,6 +64,9 @@ class MqttBridge:
         self.connected = False
         self.connections = 0
         self._dirty = asyncio.Event()
+        # The last finished utterance whose status went out (across reconnects: one finished
+        # while the broker was away is published on the next connection).
+        self._finished_sent = 0
         # Until set, the volume is not published (the retained one may still come in).
         self._volume_known = asyncio.Event()
         if not restore_volume:
@@ -85,7 +90,9 @@ class MqttBridge:
             clean_session=False,
             keepalive=settings.keepalive,
             tls_context=tls_context,
-            will=aiomqtt.Will(self.topics.availability, b"offline", qos=1, retain=True),
+            will=aiomqtt.Will(
+                self.topics.speaker_availability, OFFLINE.encode(), qos=1, retain=True
+            ),
             timeout=10,
         )
 
@@ -120,20 +127,22 @@ class MqttBridge:
                 "Connected to MQTT %s:%s; listening on %s",
                 self.settings.host,
                 self.settings.port,
-                topics.text,
+                topics.tts_text,
             )
             publisher = asyncio.create_task(self._publisher(client))
             try:
                 await client.subscribe(
                     [
-                        (topics.text, 1),
-                        (topics.stop, 1),
-                        (topics.volume_set, 1),
-                        (topics.volume, 1),
+                        (topics.tts_text, 1),
+                        (topics.tts_stop, 1),
+                        (topics.speaker_volume_set, 1),
+                        (topics.speaker_volume, 1),
                         (topics.ha_status, 1),
                     ]
                 )
-                await client.publish(topics.availability, b"online", qos=1, retain=True)
+                await client.publish(
+                    topics.speaker_availability, ONLINE.encode(), qos=1, retain=True
+                )
                 await self._publish_discovery(client)
                 if not self._volume_known.is_set():
                     asyncio.get_running_loop().call_later(
@@ -144,7 +153,9 @@ class MqttBridge:
             except asyncio.CancelledError:
                 with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                     async with asyncio.timeout(2):
-                        await client.publish(topics.availability, b"offline", qos=1, retain=True)
+                        await client.publish(
+                            topics.speaker_availability, OFFLINE.encode(), qos=1, retain=True
+                        )
                 raise
             finally:
                 publisher.cancel()
@@ -154,20 +165,20 @@ class MqttBridge:
     async def _dispatch(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = message.topic
         payload = message.payload if isinstance(message.payload, bytes) else b""
-        if topic.matches(self.topics.text):
+        if topic.matches(self.topics.tts_text):
             if message.retain:
                 # Speech is never retained: a retained message would be said on every connect.
                 self.speaker.stats.retained_ignored += 1
-                _LOGGER.warning("Ignoring a retained message on %s", self.topics.text)
+                _LOGGER.warning("Ignoring a retained message on %s", self.topics.tts_text)
                 return
             self.speaker.submit(payload)
-        elif topic.matches(self.topics.stop):
+        elif topic.matches(self.topics.tts_stop):
             self.speaker.stop(parse_stop(payload))
-        elif topic.matches(self.topics.volume_set):
+        elif topic.matches(self.topics.speaker_volume_set):
             if (volume := _volume(payload)) is not None:
                 self.speaker.set_volume(volume)
                 self._volume_known.set()
-        elif topic.matches(self.topics.volume):
+        elif topic.matches(self.topics.speaker_volume):
             if message.retain and not self._volume_known.is_set():
                 self._volume_restored(_volume(payload))
         elif topic.matches(self.topics.ha_status) and payload.strip() == b"online":
@@ -178,14 +189,14 @@ class MqttBridge:
         if self._volume_known.is_set():
             return
         if volume is not None:
-            _LOGGER.info("Volume %s%% restored from %s", volume, self.topics.volume)
+            _LOGGER.info("Volume %s%% restored from %s", volume, self.topics.speaker_volume)
             self.speaker.set_volume(volume)
         self._volume_known.set()
         self._dirty.set()
 
     async def _publish_discovery(self, client: aiomqtt.Client) -> None:
         await client.publish(
-            self.topics.discovery,
+            self.topics.speaker_discovery,
             discovery_payload(self.topics, self.language),
             qos=1,
             retain=True,
@@ -215,15 +226,35 @@ class MqttBridge:
         last_status: StatusKey | None,
         last_volume: int | None,
     ) -> tuple[StatusKey | None, int | None]:
-        """Publish status and volume if they changed; return what is now published."""
+        """Publish status and volume if they changed; return what is now published.
+
+        Every utterance that finished since the last call gets a status of its own (naming it
+        in `finished_id`), so none is lost when several finish at once (a stopped answer).
+        """
         speaker = self.speaker
-        state = (speaker.status, speaker.current_text, len(speaker.queue))
-        if state != last_status:
-            await client.publish(self.topics.status, status_payload(*state), qos=1, retain=True)
-            last_status = state
+        unsent: list[Finished | None] = [
+            finished for finished in speaker.finished if finished.seq > self._finished_sent
+        ]
+        for finished in unsent or [None]:
+            status = speaker.speaker_status(finished)
+            key: StatusKey = (
+                status.status,
+                status.current_text,
+                status.current_id,
+                status.queue_size,
+                status.finished_id,
+                status.finished_outcome,
+            )
+            if key != last_status:
+                await client.publish(
+                    self.topics.tts_status, status.as_payload().encode(), qos=1, retain=True
+                )
+                last_status = key
+            if finished is not None:
+                self._finished_sent = finished.seq
         if speaker.volume != last_volume and self._volume_known.is_set():
             await client.publish(
-                self.topics.volume, str(speaker.volume).encode(), qos=1, retain=True
+                self.topics.speaker_volume, str(speaker.volume).encode(), qos=1, retain=True
             )
             last_volume = speaker.volume
         return last_status, last_volume

@@ -1,10 +1,14 @@
-"""Utterances reassembled from mirror chunks, de-duplicated, in a priority queue."""
+"""Utterances reassembled from mirror chunks, de-duplicated, in a priority queue.
+
+A stopped answer (its `group`) is remembered, so its utterances still waiting or still to come
+are dropped.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 import heapq
@@ -12,11 +16,13 @@ import itertools
 import logging
 import time
 
-from .contract import Priority, SpeechPart
+from wyoming_servers.speech_core import SOURCE_EXTERNAL, Priority, SpeechChunk, join_chunks
 
 _LOGGER = logging.getLogger(__name__)
 
 SEEN_LIMIT = 8192
+STOPPED_GROUPS_LIMIT = 256
+"""How many stopped answers (groups) are remembered."""
 
 
 class AddResult(StrEnum):
@@ -26,6 +32,7 @@ class AddResult(StrEnum):
     PART = "part"  # a further chunk of a known utterance
     DUPLICATE = "duplicate"  # a redelivery of a part already accepted
     LATE = "late"  # a chunk of an utterance that was stopped or has already finished
+    STOPPED = "stopped"  # the first chunk of an utterance of a stopped answer: dropped
 
 
 @dataclass(eq=False)
@@ -35,8 +42,9 @@ class Utterance:
     id: str
     priority: Priority
     total_chunks: int
-    source: str = "external"
+    source: str = SOURCE_EXTERNAL
     language: str | None = None
+    group: str | None = None
     parts: dict[int, str] = field(default_factory=dict)
     received: float = field(default_factory=time.time)
     received_monotonic: float = field(default_factory=time.monotonic)
@@ -46,7 +54,7 @@ class Utterance:
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @classmethod
-    def from_part(cls, part: SpeechPart) -> Utterance:
+    def from_part(cls, part: SpeechChunk) -> Utterance:
         """Start an utterance from its first received part."""
         utterance = cls(
             id=part.id,
@@ -54,11 +62,12 @@ class Utterance:
             total_chunks=part.total_chunks,
             source=part.source,
             language=part.language,
+            group=part.group,
         )
         utterance.add(part)
         return utterance
 
-    def add(self, part: SpeechPart) -> None:
+    def add(self, part: SpeechChunk) -> None:
         """Store a part and wake whoever waits for it."""
         self.parts[part.chunk] = part.text
         self._changed.set()
@@ -71,7 +80,7 @@ class Utterance:
     @property
     def text(self) -> str:
         """The text received so far, in chunk order."""
-        return join_parts(self.parts[i] for i in sorted(self.parts))
+        return join_chunks(self.parts[i] for i in sorted(self.parts))
 
     async def iter_parts(self, chunk_timeout: float) -> AsyncIterator[str]:
         """Yield the chunks in order, waiting up to `chunk_timeout` seconds for each missing one.
@@ -97,16 +106,6 @@ class Utterance:
             yield self.parts[index]
 
 
-def join_parts(parts: Iterable[str]) -> str:
-    """Join chunk texts, adding a space where a chunk boundary has none."""
-    out = ""
-    for text in parts:
-        if out and not out[-1].isspace() and not text[:1].isspace():
-            out += " "
-        out += text
-    return out
-
-
 class SpeechQueue:
     """Priority queue (critical > high > normal, FIFO within a priority) with de-duplication."""
 
@@ -118,20 +117,27 @@ class SpeechQueue:
         self._active: dict[str, Utterance] = {}
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._closed: OrderedDict[str, None] = OrderedDict()
+        self._stopped_groups: OrderedDict[str, None] = OrderedDict()
         self._available = asyncio.Event()
 
     def __len__(self) -> int:
         """Count the utterances waiting (not counting the one playing)."""
         return len(self._heap)
 
-    def add(self, part: SpeechPart) -> tuple[AddResult, Utterance | None]:
-        """Accept a part: queue a new utterance, complete a known one or drop a duplicate."""
+    def add(self, part: SpeechChunk) -> tuple[AddResult, Utterance | None]:
+        """Accept a part: queue a new utterance, complete a known one or drop a duplicate.
+
+        An utterance of a stopped answer is dropped (STOPPED once, its other chunks LATE).
+        """
         key = (part.id, part.chunk)
         if key in self._seen:
             return AddResult.DUPLICATE, None
         if part.id in self._closed:
             return AddResult.LATE, None
         remember(self._seen, key)
+        if part.group is not None and part.group in self._stopped_groups:
+            remember(self._closed, part.id)
+            return AddResult.STOPPED, None
         utterance = self._active.get(part.id)
         if utterance is not None:
             utterance.add(part)
@@ -155,10 +161,6 @@ class SpeechQueue:
         heapq.heapify(self._heap)
         self.done(utterance)
 
-    def peek_priority(self) -> Priority | None:
-        """Priority of the next utterance, if any."""
-        return self._heap[0][2].priority if self._heap else None
-
     async def get(self) -> Utterance:
         """Wait for and remove the next utterance to play."""
         while not self._heap:
@@ -175,6 +177,14 @@ class SpeechQueue:
         """Treat an id as finished (e.g. completed before a restart): redeliveries are ignored."""
         remember(self._closed, message_id)
 
+    def stop_group(self, group: str) -> list[Utterance]:
+        """Remember group as stopped; drop its waiting utterances and return them."""
+        remember(self._stopped_groups, group, STOPPED_GROUPS_LIMIT)
+        dropped = [utterance for utterance in self.snapshot() if utterance.group == group]
+        for utterance in dropped:
+            self.remove(utterance)
+        return dropped
+
     def clear(self) -> list[Utterance]:
         """Drop every waiting utterance and return them."""
         dropped = self.snapshot()
@@ -188,9 +198,9 @@ class SpeechQueue:
         return [entry[2] for entry in sorted(self._heap, key=lambda e: (e[0], e[1]))]
 
 
-def remember[K](store: OrderedDict[K, None], key: K) -> None:
+def remember[K](store: OrderedDict[K, None], key: K, limit: int = SEEN_LIMIT) -> None:
     """Add key to a bounded, insertion-ordered set (the oldest keys are forgotten)."""
     store[key] = None
     store.move_to_end(key)
-    while len(store) > SEEN_LIMIT:
+    while len(store) > limit:
         store.popitem(last=False)

@@ -1,28 +1,55 @@
-"""The speaker: takes mirror messages, plays them by priority, stops instantly."""
+"""The speaker: takes mirror messages, plays them by priority, stops instantly.
+
+A stop ends the utterance being said and the rest of its answer (its `group`): the answer's
+utterances waiting in the queue, and those still to come, are dropped as `stopped`.
+"""
 
 from __future__ import annotations
 
 from array import array
 import asyncio
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable
 import contextlib
 from dataclasses import asdict, dataclass, field
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-from .contract import BadPayloadError, Priority, SpeechPart, StopRequest, parse_text
+from wyoming_servers.speech_core import (
+    SPEAKER_ERROR,
+    SPEAKER_IDLE,
+    SPEAKER_SPEAKING,
+    PayloadError,
+    Priority,
+    SpeakerStatus,
+    SpeechChunk,
+    StopRequest,
+    parse_speech,
+)
+
 from .journal import Journal
-from .queue import AddResult, SpeechQueue, Utterance, remember
+from .queue import AddResult, SpeechQueue, Utterance
 from .sinks import AudioFormat, Sink
 from .synth import SynthError, WyomingSynth
 
 _LOGGER = logging.getLogger(__name__)
 
 HISTORY_SIZE = 50
+FINISHED_KEPT = 256
+"""Finished utterances kept for the status publisher (published one by one, none lost)."""
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 5.0)
+
+
+class Finished(NamedTuple):
+    """An utterance that left the speaker: `finished_id` and `finished_outcome` of the status."""
+
+    seq: int
+    """1, 2, 3... in the order they finished."""
+    id: str
+    outcome: str
+    """played, stopped, cleared, failed or expired (speech_core.OUTCOMES)."""
 
 
 @dataclass(slots=True)
@@ -51,12 +78,14 @@ class Stats:
     chunks: int = 0
     duplicates: int = 0
     retained_ignored: int = 0
-    skipped_not_for_speaker: int = 0  # `speak: false`: a voice satellite plays it
     expired: int = 0
     late_chunks: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     played: int = 0
-    stopped: int = 0
+    stopped: int = 0  # every utterance finished as stopped, said in part or not at all
+    # Of those, the utterances of a stopped answer (group) dropped before a word was said:
+    # waiting in the queue at the stop, or arriving after it.
+    stopped_unsaid: int = 0
     preempted: int = 0
     cleared: int = 0
     failed: int = 0
@@ -121,8 +150,9 @@ class Speaker:
         self.queue = SpeechQueue()
         self.stats = Stats()
         self.history: deque[HistoryEntry] = deque(maxlen=HISTORY_SIZE)
-        self.status = "idle"
+        self.status = SPEAKER_IDLE
         self.current: Utterance | None = None
+        self.finished: deque[Finished] = deque(maxlen=FINISHED_KEPT)
         self.last_error: str | None = None
         self.started = time.time()
         self._listeners: list[Callable[[], None]] = []
@@ -131,7 +161,8 @@ class Speaker:
         self._retrying: Utterance | None = None
         self._played_seconds = 0.0
         self._wakeup = asyncio.Event()
-        self._skipped: OrderedDict[str, None] = OrderedDict()
+        self._finished_seq = 0
+        self._last_group: str | None = None  # of the last utterance taken to be said
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call listener (synchronously) whenever status, queue or volume changes."""
@@ -146,19 +177,30 @@ class Speaker:
         """Text being spoken now."""
         return self.current.text if self.current is not None else None
 
+    def speaker_status(self, finished: Finished | None = None) -> SpeakerStatus:
+        """Return what `<base>/tts/status` says now, naming finished (default: the last one)."""
+        if finished is None and self.finished:
+            finished = self.finished[-1]
+        return SpeakerStatus(
+            status=self.status,
+            current_text=self.current_text,
+            current_id=self.current.id if self.current is not None else None,
+            queue_size=len(self.queue),
+            finished_id=finished.id if finished is not None else None,
+            finished_outcome=finished.outcome if finished is not None else None,
+        )
+
     def submit(self, payload: bytes) -> AddResult | None:
         """Accept a `<base>/tts/text` payload; None when it was rejected (counted)."""
         self.stats.messages += 1
         try:
-            part = parse_text(payload)
-        except BadPayloadError as err:
+            part = parse_speech(payload)
+        except PayloadError as err:
             self.stats.rejected[err.reason] += 1
             _LOGGER.warning("Rejected speech payload (%s): %s", err.reason, err.detail)
             return None
-        if not part.speak:
-            self._skip(part)
-            return None
         if self._expired(part):
+            self._finished(part.id, "expired")
             return None
         result, utterance = self.queue.add(part)
         if self.journal is not None and result in {AddResult.NEW, AddResult.PART}:
@@ -169,6 +211,11 @@ class Speaker:
         elif result is AddResult.LATE:
             self.stats.late_chunks += 1
             _LOGGER.debug("Chunk %s of finished/stopped %s ignored", part.chunk, part.id)
+        elif result is AddResult.STOPPED:
+            self.stats.stopped += 1
+            self.stats.stopped_unsaid += 1
+            _LOGGER.debug("Dropping %s: its answer (group %s) was stopped", part.id, part.group)
+            self._finished(part.id, "stopped")
         elif result is AddResult.PART:
             self.stats.chunks += 1
             self._changed()  # current_text grows
@@ -185,17 +232,7 @@ class Speaker:
             self._changed()
         return result
 
-    def _skip(self, part: SpeechPart) -> None:
-        """Count (once per utterance) speech that a voice satellite plays instead of us."""
-        if part.id in self._skipped:
-            return
-        remember(self._skipped, part.id)
-        self.stats.skipped_not_for_speaker += 1
-        _LOGGER.debug(
-            "Not speaking %s: %s plays it (speak: false)", part.id, part.satellite or "a satellite"
-        )
-
-    def _expired(self, part: SpeechPart) -> bool:
+    def _expired(self, part: SpeechChunk) -> bool:
         """Whether --max-age drops this part (counted and logged)."""
         if self.max_age <= 0 or part.timestamp is None:
             return False
@@ -221,7 +258,7 @@ class Speaker:
         for part in state.pending:
             if self._expired(part):
                 self.queue.forget(part.id)
-                self.journal.record_done(part.id, "expired")
+                self._finished(part.id, "expired")
                 continue
             result, _ = self.queue.add(part)
             if result is AddResult.NEW:
@@ -234,27 +271,45 @@ class Speaker:
             self._changed()
         return restored
 
-    def _finished(self, utterance: Utterance, outcome: str) -> None:
+    def _finished(self, message_id: str, outcome: str) -> None:
+        """Record that an utterance left the speaker (journal and status)."""
         if self.journal is not None:
-            self.journal.record_done(utterance.id, outcome)
+            self.journal.record_done(message_id, outcome)
+        self._finished_seq += 1
+        self.finished.append(Finished(self._finished_seq, message_id, outcome))
+        self._changed()
 
     def stop(self, request: StopRequest | None = None) -> None:
-        """Silence now and drop the rest of the current utterance (optionally the queue)."""
+        """Silence now; drop the rest of the answer being said (optionally the whole queue).
+
+        The answer is the group of the utterance being said (or retried, or, when silent, of
+        the last one said: the rest of a streamed answer may still be on its way).
+        """
         request = request or StopRequest()
         self.stats.stop_requests += 1
         _LOGGER.info("Stop requested (%s)", request.reason or "no reason")
+        group = self._last_group
+        if self.current is not None:
+            group = self.current.group
+            self.queue.done(self.current)
+            self._interrupt_playback("stop")
+        elif self._retrying is not None:
+            group = self._retrying.group
+            self.queue.remove(self._retrying)
+            self.stats.stopped += 1
+            self._finished(self._retrying.id, "stopped")
+        if group is not None:
+            dropped = self.queue.stop_group(group)
+            self.stats.stopped += len(dropped)
+            self.stats.stopped_unsaid += len(dropped)
+            for utterance in dropped:
+                self._finished(utterance.id, "stopped")
+            _LOGGER.debug("Answer %s stopped: %s waiting utterances dropped", group, len(dropped))
         if request.clear_queue or self.stop_clears_queue:
             dropped = self.queue.clear()
             self.stats.cleared += len(dropped)
             for utterance in dropped:
-                self._finished(utterance, "cleared")
-        if self.current is not None:
-            self.queue.done(self.current)
-            self._interrupt_playback("stop")
-        elif self._retrying is not None:
-            self.queue.remove(self._retrying)
-            self.stats.stopped += 1
-            self._finished(self._retrying, "stopped")
+                self._finished(utterance.id, "cleared")
         self._wakeup.set()
         self._changed()
 
@@ -279,9 +334,10 @@ class Speaker:
         while True:
             utterance = await self.queue.get()
             self.current = utterance
+            self._last_group = utterance.group
             self._interrupt = None
             self._wakeup.clear()
-            self._set_status("speaking")
+            self._set_status(SPEAKER_SPEAKING)
             started = time.time()
             started_monotonic = time.monotonic()
             utterance.attempts += 1
@@ -302,7 +358,7 @@ class Speaker:
                 self.queue.requeue_front(utterance)
                 delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                 failures += 1
-                self._set_status("error")
+                self._set_status(SPEAKER_ERROR)
                 _LOGGER.error(
                     "%s; keeping %s queued, retrying in %.1f s",
                     self.last_error,
@@ -318,7 +374,7 @@ class Speaker:
                 failures = 0
                 self.last_error = None
                 self.queue.done(utterance)
-                self._finished(utterance, outcome)
+                self._finished(utterance.id, outcome)
                 if utterance.incomplete:
                     self.stats.rejected["incomplete"] += 1
             if outcome != "error":
@@ -341,8 +397,8 @@ class Speaker:
                         ),
                     )
                 )
-            if len(self.queue) == 0 and self.status != "idle":
-                self._set_status("idle")
+            if len(self.queue) == 0 and self.status != SPEAKER_IDLE:
+                self._set_status(SPEAKER_IDLE)
             else:
                 self._changed()
 
@@ -403,11 +459,14 @@ class Speaker:
 
     def snapshot(self) -> dict[str, Any]:
         """State for /api/status."""
+        finished = self.finished[-1] if self.finished else None
         return {
             "status": self.status,
             "current_text": self.current_text,
             "current_id": self.current.id if self.current else None,
             "queue_size": len(self.queue),
+            "finished_id": finished.id if finished is not None else None,
+            "finished_outcome": finished.outcome if finished is not None else None,
             "volume": self.volume,
             "last_error": self.last_error,
             "tts_uri": self.synth.uri,

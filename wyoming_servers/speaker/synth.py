@@ -22,7 +22,8 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from .queue import join_parts
+from wyoming_servers.speech_core import join_chunks
+
 from .sinks import AudioFormat
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ async def _send_parts(client: AsyncClient, parts: AsyncIterator[str]) -> None:
 
 
 async def _join(parts: AsyncIterator[str]) -> str:
-    return join_parts([part async for part in parts])
+    return join_chunks([part async for part in parts])
 
 
 async def _read(client: AsyncClient) -> Event:

@@ -15,9 +15,10 @@ from typing import Any
 from wyoming.info import Attribution, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
 from wyoming.server import AsyncServer, AsyncTcpServer
 
+from wyoming_servers.speech_core import Cut
+
 from .engine import Engine, Tuning, Voice, find_voices, load_voice
 from .handler import Settings, VoiceEventHandler
-from .text import Cut
 
 _LOGGER = logging.getLogger("wyoming_servers.voice")
 

@@ -26,8 +26,9 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from wyoming_servers.speech_core import Cut, TextBuffer
+
 from .engine import Abort, Aborted, Engine, Voice, VoiceNotFoundError
-from .text import Cut, TextBuffer
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -97,10 +97,12 @@ class AnswerSpeaker:
         self._last: asyncio.Task[None] | None = None
 
     def feed(self, text: str) -> None:
-        """Add streamed content; mirror the first clause, then the sentences it completes."""
+        """Add streamed content; mirror the first clause, then the sentences it completes.
+
+        The sentences completed by one piece of content are said together (one utterance).
+        """
         self._buffer.add(text)
-        while (piece := self._buffer.take(clause=not self.said, final=False)) is not None:
-            self._say(piece)
+        self._take(final=False)
 
     def say_now(self, text: str) -> None:
         """Mirror a whole line (an error or takeover line) after what was fed before."""
@@ -109,8 +111,16 @@ class AnswerSpeaker:
 
     def flush(self) -> None:
         """Mirror whatever is left."""
-        while (piece := self._buffer.take(clause=not self.said, final=True)) is not None:
-            self._say(piece)
+        self._take(final=True)
+
+    def _take(self, *, final: bool) -> None:
+        if not self.said and (clause := self._buffer.take(clause=True, final=final)) is not None:
+            self._say(clause)
+        pieces: list[str] = []
+        while (piece := self._buffer.take(clause=False, final=final)) is not None:
+            pieces.append(piece)
+        if pieces:
+            self._say(" ".join(pieces))
 
     @callback
     def stop(self) -> None:

@@ -167,7 +167,9 @@ async def test_announce_returns_once_said_and_fails_without_speaker(
     assert entry["outcome"] == "played"
     assert entry["source"] == "announcement"
     [mirrored] = [json.loads(m.payload) for m in probe.messages["moxie/tts/text"] if text in m.text]
-    assert mirrored["speak"] is True
+    assert mirrored["source"] == "announcement"
+    # The action returned once the speaker reported this utterance finished, by its id.
+    assert entry["id"] == mirrored["id"]
     assert hass.states.get(SATELLITE).state == "idle"  # type: ignore[union-attr]
 
     speaker.stop()
@@ -227,11 +229,11 @@ async def test_start_conversation_speaks_listens_and_answers(
     system = ollama_server.chat_requests[-1]["messages"][0]
     assert system["role"] == "system"
     assert "What would you like for dinner?" in system["content"]
-    # Moxie's answer went to the speaker (speak: true); no other voice played it.
+    # Moxie's answer went to the speaker, once; no other voice played it.
     [answer] = [
         json.loads(m.payload) for m in probe.messages["moxie/tts/text"] if "Pizza it is" in m.text
     ]
-    assert answer["speak"] is True
+    assert answer["source"] == "assistant"
     assert answer["source"] == "assistant"
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
     # Moxie's Status followed: listening, thinking, speaking, idle (after the opening line).
@@ -459,7 +461,6 @@ async def test_another_agents_answer_is_said_by_the_satellite(
         "moxie/tts/text", where=lambda m: m.json().get("source") == "satellite", timeout=WAIT
     )
     answer = mirrored.json()
-    assert answer["speak"] is True
     entries = await wait_history(speaker, lambda h: said(h, answer["text"]) is not None)
     assert said(entries, answer["text"])["outcome"] == "played"  # type: ignore[index]
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)

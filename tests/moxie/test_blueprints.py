@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 import hashlib
 from pathlib import Path
@@ -276,6 +277,87 @@ async def test_doorbell_rings_through_moxie(
     said = await _said(mqtt_probe)
     assert said.json()["text"] == "¡Ding, dong! Hay alguien en la puerta."
     assert said.json()["priority"] == "high"
+
+
+DING_DONG = "¡Ding, dong! Hay alguien en la puerta."
+
+
+async def _doorbell_sensor(hass: HomeAssistant) -> tuple[str, list[Callable[[], Awaitable[None]]]]:
+    """A sound sensor at the door: it turns on for a ring, off after it (off says nothing)."""
+    entity_id = "binary_sensor.door_sound"
+    hass.states.async_set(entity_id, "off", {"device_class": "sound"})
+
+    async def ring() -> None:
+        hass.states.async_set(entity_id, "on", {"device_class": "sound"})
+        await hass.async_block_till_done()
+        hass.states.async_set(entity_id, "off", {"device_class": "sound"})
+
+    return entity_id, [ring, ring]
+
+
+async def _doorbell_event(hass: HomeAssistant) -> tuple[str, list[Callable[[], Awaitable[None]]]]:
+    """A doorbell event entity (Home Assistant's event platform, through a template)."""
+    config = {
+        "template": [
+            {
+                "triggers": [{"trigger": "event", "event_type": "front_door_pressed"}],
+                "event": [
+                    {
+                        "name": "Front door",
+                        "device_class": "doorbell",
+                        "event_type": "ring",
+                        "event_types": "{{ ['ring'] }}",
+                    }
+                ],
+            }
+        ]
+    }
+    assert await async_setup_component(hass, "template", config)
+    await hass.async_block_till_done()
+    assert hass.states.get("event.front_door").attributes["device_class"] == "doorbell"  # type: ignore[union-attr]
+
+    async def ring() -> None:
+        hass.bus.async_fire("front_door_pressed")
+        await hass.async_block_till_done()
+
+    return "event.front_door", [ring, ring]
+
+
+async def _doorbell_button(hass: HomeAssistant) -> tuple[str, list[Callable[[], Awaitable[None]]]]:
+    """A helper button (input_button) pressed from a dashboard."""
+    assert await async_setup_component(hass, "input_button", {"input_button": {"bell": {}}})
+
+    async def ring() -> None:
+        await hass.services.async_call(
+            "input_button", "press", {"entity_id": "input_button.bell"}, blocking=True
+        )
+
+    return "input_button.bell", [ring, ring]
+
+
+@pytest.mark.parametrize(
+    "doorbell", [_doorbell_sensor, _doorbell_event, _doorbell_button], ids=lambda f: f.__name__
+)
+async def test_doorbell_rings_through_moxie_once_per_ring(
+    hass: HomeAssistant,
+    moxie_entry: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    doorbell: Callable[[HomeAssistant], Awaitable[tuple[str, list[Callable[[], Awaitable[None]]]]]],
+) -> None:
+    """A binary sensor turning on, an event entity firing, a button pressed: one line per ring."""
+    entity_id, rings = await doorbell(hass)
+    await _automation(hass, "doorbell.yaml", doorbell=entity_id, cooldown={"seconds": 0})
+    await rings[0]()
+    said = await _said(mqtt_probe)
+    assert said.json()["text"] == DING_DONG
+    assert said.json()["priority"] == "high"
+    await hass.async_block_till_done()
+
+    # The next ring is said again; nothing in between (the sensor turning off says nothing).
+    await rings[1]()
+    await mqtt_probe.wait_for("moxie/tts/text", 2)
+    await hass.async_block_till_done()
+    assert [m.json()["text"] for m in mqtt_probe.messages["moxie/tts/text"]] == [DING_DONG] * 2
 
 
 async def test_notification_read_aloud(

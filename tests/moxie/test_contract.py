@@ -115,3 +115,15 @@ def test_every_source_is_documented() -> None:
     """Every source Moxie names is in the doc's list of sources."""
     for source in SOURCES:
         assert f"`{source}`" in DOC, source
+
+
+def test_blueprints_name_only_known_sources() -> None:
+    """The sources Moxie's blueprints give `moxie.say` are the speech core's."""
+    root = Path(__file__).parents[2] / "blueprints"
+    used = {
+        match
+        for path in root.rglob("*.yaml")
+        for match in re.findall(r"^\s*source:\s*(\w+)\s*$", path.read_text(), re.MULTILINE)
+    }
+    assert used
+    assert used <= set(SOURCES), used - set(SOURCES)

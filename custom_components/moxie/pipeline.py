@@ -37,6 +37,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.collection import CHANGE_REMOVED
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util import language as language_util
 
 from .const import CONF_LANGUAGE, DEFAULT_LANGUAGE, DOMAIN, SUBENTRY_AGENT
@@ -61,6 +62,21 @@ class PipelineSettings(TypedDict, total=False):
     id: str | None
     # The pipeline that was preferred before Moxie's, handed back when the entry is removed.
     previous_preferred: str | None
+
+
+def pipeline_signal(entry_id: str) -> str:
+    """Return the dispatcher signal sent when Moxie's pipeline becomes known or is deleted."""
+    return f"{DOMAIN}_pipeline_{entry_id}"
+
+
+@callback
+def moxie_pipeline_id(hass: HomeAssistant, entry: ConfigEntry) -> str | None:
+    """Return the id of the entry's pipeline while it exists."""
+    store = async_pipeline_store(hass)
+    settings: Mapping[str, Any] | None = entry.data.get(CONF_PIPELINE)
+    if store is None or not settings or (pid := settings.get("id")) is None:
+        return None
+    return pid if pid in store.data else None
 
 
 def issue_id(entry_id: str) -> str:
@@ -189,11 +205,7 @@ class MoxiePipeline:
     @property
     def pipeline_id(self) -> str | None:
         """The id of Moxie's pipeline while it exists."""
-        store = async_pipeline_store(self.hass)
-        settings = self.settings
-        if store is None or not settings or (pid := settings.get("id")) is None:
-            return None
-        return pid if pid in store.data else None
+        return moxie_pipeline_id(self.hass, self.entry)
 
     async def async_start(self) -> None:
         """Create (or find) the pipeline, or raise the repair issue when it was deleted."""
@@ -319,6 +331,7 @@ class MoxiePipeline:
     @callback
     def _async_raise_deleted(self) -> None:
         _LOGGER.info("The Assist pipeline of %s was deleted", self.entry.title)
+        async_dispatcher_send(self.hass, pipeline_signal(self.entry.entry_id))
         ir.async_create_issue(
             self.hass,
             DOMAIN,
@@ -332,7 +345,11 @@ class MoxiePipeline:
 
     @callback
     def _watch(self, pipeline_id: str) -> None:
-        """Follow the runs of Moxie's pipeline on other integrations' satellites."""
+        """Follow the runs of Moxie's pipeline on other integrations' satellites.
+
+        Its id is known now (found, created or adopted): the satellite's select may take it.
+        """
+        async_dispatcher_send(self.hass, pipeline_signal(self.entry.entry_id))
         self._unwatch()
         self._satellite_runs = SatelliteRuns(
             self.hass, self._runs_moxie_pipeline, self._on_run_phase

@@ -422,3 +422,98 @@ async def test_a_voice_the_server_has_is_suggested(
     assert form_defaults(result)["tts_voice"] == VOICE_NAME
     # wyoming-piper also lists Spanish catalog voices it does not have.
     assert len(voice_options(result)) > 1
+
+
+PIPELINE_SELECT = "select.moxie_pipeline"
+
+
+def select_shows(hass: HomeAssistant) -> str:
+    """What the satellite's Assistant select shows."""
+    state = hass.states.get(PIPELINE_SELECT)
+    assert state is not None
+    return state.state
+
+
+async def reload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Reload the entry, as after a restart (the select restores its last state)."""
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def choose(hass: HomeAssistant, option: str) -> None:
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": PIPELINE_SELECT, "option": option}, blocking=True
+    )
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_satellite_select_starts_on_moxies_pipeline_and_keeps_the_users_choice(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """A new satellite's Assistant is Moxie's pipeline; the user's choice survives a reload."""
+    [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    assert select_shows(hass) == pipeline["name"] == "Moxie"
+    await reload(hass, english_moxie)
+    assert select_shows(hass) == "Moxie"
+
+    # Renamed by the user: the select follows it (it was never chosen by name).
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": "assist_pipeline/pipeline/update", "pipeline_id": pipeline["id"]}
+        | {k: v for k, v in pipeline.items() if k not in ("id", "prefer_local_intents")}
+        | {"name": "Moxie at home"}
+    )
+    assert (await client.receive_json())["success"]
+    await hass.async_block_till_done()
+    assert select_shows(hass) == "Moxie at home"
+
+    for option in ("preferred", "Home Assistant"):
+        await choose(hass, option)
+        await reload(hass, english_moxie)
+        assert select_shows(hass) == option
+
+
+async def test_satellite_select_takes_moxies_pipeline_made_later(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """Without Moxie's pipeline the select is on "preferred"; made later, it takes Moxie's."""
+    assert select_shows(hass) == "preferred"
+    await reload(hass, english_moxie)  # a restart before the pipeline exists
+    assert select_shows(hass) == "preferred"
+
+    result = await pipeline_options(hass, english_moxie)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert select_shows(hass) == "Moxie"
+    await reload(hass, english_moxie)
+    assert select_shows(hass) == "Moxie"
+
+
+async def test_satellite_select_keeps_preferred_chosen_before_the_pipeline(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    wyoming: Engines,
+    english_moxie: MockConfigEntry,
+) -> None:
+    """A user who chose "preferred" keeps it when Moxie's pipeline is made later."""
+    await choose(hass, "Home Assistant")
+    await choose(hass, "preferred")
+    await reload(hass, english_moxie)
+    result = await pipeline_options(hass, english_moxie)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"stt_engine": wyoming.stt, "tts_engine": wyoming.tts, "preferred": False},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert select_shows(hass) == "preferred"

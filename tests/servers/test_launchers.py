@@ -68,8 +68,14 @@ def assert_one_clear_paragraph(stderr: str) -> str:
     ],
 )
 def test_whisper_without_model(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
-    """No model and no way to get it: one paragraph naming model, files and folder; exit 2."""
-    result = launch("whisper", args, {"MOXIE_DATA_DIR": str(tmp_path), **env})
+    """No model and no way to get it: one paragraph naming model, files and folder; exit 2.
+
+    The model is chosen (Moxie's default, by name): only an unchosen default falls back to the
+    bundled Whisper base (tests/servers/test_whisper_base.py).
+    """
+    result = launch(
+        "whisper", ["--model", "base-int8", *args], {"MOXIE_DATA_DIR": str(tmp_path), **env}
+    )
 
     assert result.returncode == 2
     message = assert_one_clear_paragraph(result.stderr)
@@ -131,7 +137,11 @@ def test_piper_without_voice(
 @pytest.mark.parametrize(
     ("name", "env", "expected"),
     [
-        ("whisper", {"LANG": "es_ES.UTF-8"}, ["Los oídos de Moxie", "'base-int8'", "whisper "]),
+        (
+            "whisper",
+            {"LANG": "es_ES.UTF-8", "MOXIE_WHISPER_MODEL": "base-int8"},  # chosen: no fallback
+            ["Los oídos de Moxie", "'base-int8'", "whisper "],
+        ),
         ("piper", {"LC_ALL": "es_MX.UTF-8"}, ["La voz de Moxie", "es_ES-davefx-medium.onnx.json"]),
     ],
 )

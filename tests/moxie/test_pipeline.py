@@ -75,8 +75,13 @@ async def pipeline_options(hass: HomeAssistant, entry: MockConfigEntry) -> dict[
 
 
 def voice_options(result: dict[str, Any]) -> list[str]:
+    return list(voice_labels(result))
+
+
+def voice_labels(result: dict[str, Any]) -> dict[str, str]:
+    """The voice list as the form shows it: voice id to label, in order."""
     selector = next(v for k, v in result["data_schema"].schema.items() if str(k) == "tts_voice")
-    return [option["value"] for option in selector.config["options"]]
+    return {option["value"]: option["label"] for option in selector.config["options"]}
 
 
 async def test_config_flow_creates_the_pipeline(
@@ -102,6 +107,7 @@ async def test_config_flow_creates_the_pipeline(
     # own voice (unset) is suggested; joe is offered.
     assert "tts_voice" not in defaults
     assert JOE in voice_options(result)
+    assert not any("✓" in label for label in voice_labels(result).values())
 
     choice = {
         "create_pipeline": True,
@@ -420,8 +426,29 @@ async def test_a_voice_the_server_has_is_suggested(
 
     assert result["step_id"] == "pipeline"
     assert form_defaults(result)["tts_voice"] == VOICE_NAME
-    # wyoming-piper also lists Spanish catalog voices it does not have.
-    assert len(voice_options(result)) > 1
+    # wyoming-piper also lists Spanish catalog voices it does not have: the one it has is
+    # listed first and marked installed, the others are not marked.
+    labels = voice_labels(result)
+    assert len(labels) > 1
+    [(first, first_label), *others] = labels.items()
+    assert first == VOICE_NAME
+    assert first_label.endswith("✓ instalada · installed")
+    assert "es_ES-davefx-medium" in labels
+    assert not any("✓" in label for _, label in others)
+
+    # The stored voice is the plain voice id.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "create_pipeline": True,
+            "stt_engine": form_defaults(result)["stt_engine"],
+            "tts_engine": form_defaults(result)["tts_engine"],
+            "tts_voice": VOICE_NAME,
+            "preferred": False,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["pipeline"]["tts_voice"] == VOICE_NAME
 
 
 PIPELINE_SELECT = "select.moxie_pipeline"

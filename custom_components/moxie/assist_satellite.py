@@ -294,7 +294,15 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
 
     @callback
     def async_listen(self, preroll: Iterable[bytes] = (), *, barge_in: bool = False) -> None:
-        """Start listening for a question now (no wake word), preroll first."""
+        """Start listening for a question now (no wake word), preroll first.
+
+        Raises ServiceValidationError without a microphone configured (where to set it), and
+        HomeAssistantError while the configured microphone is not connected.
+        """
+        if mic_address(self.entry) is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="microphone_not_set"
+            )
         if not self.available:
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="microphone_unavailable"

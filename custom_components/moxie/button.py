@@ -34,5 +34,5 @@ class MoxieListenButton(MoxieSatelliteEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
-        """Start listening (the satellite says why it cannot)."""
+        """Start listening (raises why it cannot: no microphone set, or not connected)."""
         self.entry.runtime_data.satellite_device.async_listen()

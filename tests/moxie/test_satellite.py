@@ -406,6 +406,26 @@ async def test_microphone_option_refuses_a_uri(
     assert hass.states.get(SATELLITE).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
 
 
+async def test_listen_without_a_microphone_says_where_to_set_it(
+    hass: HomeAssistant, english_moxie: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No microphone configured: pressing Listen fails with why, and logs no error."""
+    caplog.set_level(logging.DEBUG)
+    assert hass.states.get(SATELLITE).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            "button", "press", {"entity_id": "button.moxie_listen"}, blocking=True
+        )
+    assert err.value.translation_key == "microphone_not_set"
+    assert "Configure > Microphone" in str(err.value)
+    await hass.async_block_till_done()
+    assert not [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name.startswith("custom_components.moxie")
+    ]
+
+
 async def test_microphone_set_without_any_wyoming_service(
     hass: HomeAssistant, moxie_brain: MockConfigEntry, mic: WyomingMic
 ) -> None:

@@ -42,6 +42,13 @@ MANIFEST = vol.Schema(
         vol.Optional("panel_icon"): vol.Match(r"^mdi:[-a-z0-9]+$"),
         vol.Optional("panel_title"): str,
         vol.Optional("panel_admin"): bool,
+        vol.Optional("discovery"): [vol.Match(r"^\w*$")],
+        vol.Optional("ports"): {
+            vol.Match(r"^\d+(?:/(?:tcp|udp))?$"): vol.Any(
+                None, vol.All(int, vol.Range(min=1, max=65535))
+            )
+        },
+        vol.Optional("ports_description"): {vol.Match(r"^\d+(?:/(?:tcp|udp))?$"): str},
         vol.Required("options"): dict,
         vol.Required("schema"): {str: vol.Match(SCHEMA_TYPE)},
     },
@@ -66,13 +73,20 @@ def test_manifest_valid() -> None:
     assert config["ingress"] is True
     assert config["ingress_port"] == 8787
     assert config["panel_admin"] is True  # the panel shows what was said to Moxie
-    assert "ports" not in config  # the monitor is reached through ingress only
+    # The monitor is reached through ingress only; the one declared port is Moxie's microphone,
+    # closed on the host unless the user opens it (Home Assistant reaches it on the add-on network).
+    assert config["ports"] == {f"{options['microphone_port']}/tcp": None}
+    assert set(config["ports_description"]) == set(config["ports"])
+    assert config["discovery"] == ["moxie"]  # the Moxie integration's domain
+    assert options["microphone"] is True
+    assert options["echo_cancel"] is True
+    assert options["microphone_device"] == ""
 
 
 def test_build_file_and_dockerfile() -> None:
     build = _load("build.yaml")
     config = _load("config.yaml")
-    assert set(build["build_from"]) == set(config["arch"])  # type: ignore[arg-type]
+    assert set(build["build_from"]) == set(config["arch"])  # type: ignore[call-overload]
     dockerfile = (ADDON / "Dockerfile").read_text(encoding="utf-8")
     assert "ARG BUILD_FROM" in dockerfile
     assert "HEALTHCHECK" in dockerfile
@@ -104,7 +118,7 @@ def test_launcher_sets_only_real_options() -> None:
     schema = _load("config.yaml")["schema"]
     assert isinstance(schema, dict)
     for key in schema:
-        assert f"bashio::config '{key}'" in launcher, key
+        assert re.search(rf"bashio::config(\.true|\.has_value)? '{key}'", launcher), key
 
 
 def test_monitor_behind_ingress() -> None:

@@ -1,0 +1,237 @@
+"""The add-on's run script, run as the Supervisor runs it, with Moxie's ears.
+
+The Supervisor writes the options to /data/options.json and gives the add-on SUPERVISOR_TOKEN
+(and PULSE_SERVER with the audio service); bashio reads them. Here a small stand-in for bashio
+reads a real options.json written like the Supervisor's (config.yaml's options plus the user's),
+and only the programs that cannot run here are stubs on PATH recording their argv and
+environment: moxie-speaker, wyoming-mic-external (which also listens on its port, as the real
+one does), pactl and curl (the Supervisor's discovery API). jq, hostname, awk and /proc are real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+import shlex
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from peers.process import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ADDON = ROOT / "addons" / "moxie_speaker"
+RUN_SCRIPT = ADDON / "rootfs" / "usr" / "bin" / "moxie-speaker-run"
+
+# The bashio functions the run script uses, as bashio implements them on the Supervisor's data.
+FAKE_BASHIO = r"""
+bashio::services.available() { jq -e --arg s "$1" 'has($s)' "$FAKE_SERVICES" >/dev/null; }
+bashio::services() { jq -r --arg s "$1" --arg k "$2" '.[$s][$k] // empty' "$FAKE_SERVICES"; }
+bashio::var.true() { [ "$1" = "true" ]; }
+bashio::config() {
+    jq -r --arg k "$1" '.[$k] | if . == null then "null" else . end' "$FAKE_OPTIONS"
+}
+bashio::config.has_value() {
+    jq -e --arg k "$1" '.[$k] != null and .[$k] != ""' "$FAKE_OPTIONS" >/dev/null
+}
+bashio::config.true() { jq -e --arg k "$1" '.[$k] == true' "$FAKE_OPTIONS" >/dev/null; }
+bashio::log.info() { echo "INFO: $*" >&2; }
+bashio::log.warning() { echo "WARNING: $*" >&2; }
+bashio::log.error() { echo "ERROR: $*" >&2; }
+bashio::exit.nok() { echo "FATAL: $*" >&2; exit 1; }
+source "$1"
+"""
+
+RECORD = """#!{python}
+import json, os, sys
+with open(os.path.join({record!r}, {name!r} + ".json"), "a") as out:
+    out.write(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ)}}) + "\\n")
+"""
+STUBS = {
+    "moxie-speaker": "",
+    "pactl": "sys.exit(int(os.environ.get('FAKE_PACTL_EXIT', '0')))\n",
+    "curl": "sys.exit(int(os.environ.get('FAKE_CURL_EXIT', '0')))\n",
+    # Listens on --uri's port like the real server, until the run script stops it.
+    "wyoming-mic-external": (
+        "import signal, socket, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+        "port = int(sys.argv[sys.argv.index('--uri') + 1].rsplit(':', 1)[1])\n"
+        "server = socket.create_server(('0.0.0.0', port))\n"
+        "time.sleep(30)\n"
+    ),
+}
+
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+def _run(
+    tmp_path: Path, user_options: dict[str, Any], env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, list[dict[str, Any]]]]:
+    """Run the real run script; return it and what each stub recorded."""
+    config = yaml.safe_load((ADDON / "config.yaml").read_text(encoding="utf-8"))
+    options = dict(config["options"]) | user_options
+    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
+    services = {"mqtt": {"host": "core-mosquitto", "port": 1883, "username": "addons",
+                         "password": "secret", "ssl": False}}  # fmt: skip
+    (tmp_path / "services.json").write_text(json.dumps(services), encoding="utf-8")
+    (tmp_path / "bashio").write_text(FAKE_BASHIO, encoding="utf-8")
+    bin_dir, record = tmp_path / "bin", tmp_path / "record"
+    bin_dir.mkdir()
+    record.mkdir()
+    for name, body in STUBS.items():
+        stub = bin_dir / name
+        stub.write_text(
+            RECORD.format(python=sys.executable, record=str(record), name=name) + body,
+            encoding="utf-8",
+        )
+        stub.chmod(0o755)
+    run_env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "SUPERVISOR_TOKEN": "supervisor-token",
+        "FAKE_OPTIONS": str(tmp_path / "options.json"),
+        "FAKE_SERVICES": str(tmp_path / "services.json"),
+    } | (env or {})
+    result = subprocess.run(
+        ["bash", str(tmp_path / "bashio"), str(RUN_SCRIPT)],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    recorded = {
+        path.stem: [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        for path in record.glob("*.json")
+    }
+    return result, recorded
+
+
+def _mic_program(call: dict[str, Any]) -> list[str]:
+    argv = call["argv"]
+    return shlex.split(argv[argv.index("--program") + 1])
+
+
+def _discovery_body(curl: dict[str, Any]) -> dict[str, Any]:
+    argv = curl["argv"]
+    assert argv[argv.index("-X") + 1] == "POST"
+    assert argv[-1] == "http://supervisor/discovery"
+    assert "Authorization: Bearer supervisor-token" in argv
+    body = json.loads(argv[argv.index("-d") + 1])
+    assert isinstance(body, dict)
+    return body
+
+
+def test_defaults_with_pulseaudio(tmp_path: Path) -> None:
+    """Default options on HA OS: ears with echo cancellation, announced as service `moxie`."""
+    port = free_port()
+    result, recorded = _run(
+        tmp_path, {"microphone_port": port}, {"PULSE_SERVER": "unix:/run/audio/pulse.sock"}
+    )
+    assert result.returncode == 0, result.stderr
+    # One echo canceller: the speaker plays into its sink, the mic records its source.
+    (pactl,) = recorded["pactl"]
+    assert pactl["argv"][:2] == ["load-module", "module-echo-cancel"]
+    assert "source_name=moxie_echo_cancel_source" in pactl["argv"]
+    assert "sink_name=moxie_echo_cancel_sink" in pactl["argv"]
+    assert not any(arg.startswith("source_master=") for arg in pactl["argv"])
+    (mic,) = recorded["wyoming-mic-external"]
+    argv = mic["argv"]
+    assert argv[argv.index("--uri") + 1] == f"tcp://0.0.0.0:{port}"
+    assert [argv[argv.index(flag) + 1] for flag in ("--rate", "--width", "--channels")] == [
+        "16000",
+        "2",
+        "1",
+    ]
+    assert _mic_program(mic) == [
+        "parecord",
+        "--raw",
+        "--format=s16le",
+        "--rate=16000",
+        "--channels=1",
+        "--device=moxie_echo_cancel_source",
+    ]
+    (speaker,) = recorded["moxie-speaker"]
+    assert speaker["env"]["PULSE_SINK"] == "moxie_echo_cancel_sink"
+    assert speaker["env"]["MOXIE_SPEAKER_MQTT_HOST"] == "core-mosquitto"
+    assert speaker["env"]["MOXIE_SPEAKER_SINK"] == "paplay"
+    (curl,) = recorded["curl"]
+    assert _discovery_body(curl) == {
+        "service": "moxie",
+        "config": {"mic_host": socket.gethostname(), "mic_port": port},
+    }
+    assert "Announced Moxie's microphone" in result.stderr
+
+
+def test_echo_cancel_fails_is_logged(tmp_path: Path) -> None:
+    """Pactl refusing the module: logged, the mic records the chosen device, no PULSE_SINK."""
+    port = free_port()
+    result, recorded = _run(
+        tmp_path,
+        {"microphone_port": port, "microphone_device": "alsa_input.usb-mic"},
+        {"PULSE_SERVER": "unix:/run/audio/pulse.sock", "FAKE_PACTL_EXIT": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    (pactl,) = recorded["pactl"]
+    assert "source_master=alsa_input.usb-mic" in pactl["argv"]
+    assert "Echo cancellation failed" in result.stderr
+    (mic,) = recorded["wyoming-mic-external"]
+    assert _mic_program(mic)[-1] == "--device=alsa_input.usb-mic"
+    (speaker,) = recorded["moxie-speaker"]
+    assert "PULSE_SINK" not in speaker["env"]
+    assert _discovery_body(recorded["curl"][0])["config"]["mic_port"] == port
+
+
+def test_alsa_without_pulseaudio(tmp_path: Path) -> None:
+    """No audio service: arecord on the chosen device, no echo canceller (logged)."""
+    port = free_port()
+    result, recorded = _run(
+        tmp_path, {"microphone_port": port, "microphone_device": "plughw:1,0", "debug": True}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pactl" not in recorded
+    assert "Echo cancellation needs" in result.stderr
+    (mic,) = recorded["wyoming-mic-external"]
+    assert "--debug" in mic["argv"]
+    assert _mic_program(mic) == shlex.split("arecord -D plughw:1,0 -r 16000 -c 1 -f S16_LE -t raw")
+    assert len(recorded["curl"]) == 1
+
+
+def test_alsa_default_device_without_echo_cancel(tmp_path: Path) -> None:
+    """Empty device: arecord records HA's default input."""
+    result, recorded = _run(tmp_path, {"microphone_port": free_port(), "echo_cancel": False})
+    assert result.returncode == 0, result.stderr
+    assert "Echo cancellation" not in result.stderr
+    assert _mic_program(recorded["wyoming-mic-external"][0])[:3] == ["arecord", "-D", "default"]
+
+
+def test_discovery_failure_is_logged(tmp_path: Path) -> None:
+    """The Supervisor refusing the discovery: logged, the speaker and the mic still run."""
+    result, recorded = _run(tmp_path, {"microphone_port": free_port()}, {"FAKE_CURL_EXIT": "22"})
+    assert result.returncode == 0, result.stderr
+    assert "Could not announce Moxie's microphone" in result.stderr
+    assert len(recorded["moxie-speaker"]) == 1
+    assert len(recorded["wyoming-mic-external"]) == 1
+
+
+def test_microphone_off(tmp_path: Path) -> None:
+    """`microphone: false`: the speaker only, nothing announced, no echo canceller."""
+    result, recorded = _run(
+        tmp_path, {"microphone": False}, {"PULSE_SERVER": "unix:/run/audio/pulse.sock"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(recorded) == {"moxie-speaker"}
+    assert "PULSE_SINK" not in recorded["moxie-speaker"][0]["env"]
+
+
+def test_speaker_exit_stops_the_addon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speaker ending ends the run script with its status (the watchdog restarts it)."""
+    monkeypatch.setitem(STUBS, "moxie-speaker", "sys.exit(3)\n")
+    result, recorded = _run(tmp_path, {"microphone_port": free_port()})
+    assert result.returncode == 3, result.stderr
+    assert len(recorded["wyoming-mic-external"]) == 1

@@ -113,10 +113,49 @@ def engine_language(hass: HomeAssistant, domain: str, entity_id: str, language: 
 
 
 @callback
+def fallback_language(hass: HomeAssistant, domain: str, entity_id: str) -> str | None:
+    """Return a language the engine has, for a Moxie language it lacks (None: it has none).
+
+    Text-to-speech: its default language, else its first language, with voices first (the
+    pipeline then speaks with a voice that exists). Speech-to-text: the language of Home
+    Assistant when the engine has it, else its first language.
+    """
+    engine: stt.SpeechToTextEntity | tts.TextToSpeechEntity | tts.Provider | None
+    if domain == stt.DOMAIN:
+        engine = stt.async_get_speech_to_text_entity(hass, entity_id)
+    else:
+        engine = tts.get_engine_instance(hass, entity_id)
+    if engine is None or not (languages := list(engine.supported_languages or [])):
+        return None
+    if isinstance(engine, stt.SpeechToTextEntity):
+        found = language_util.matches(hass.config.language, languages, hass.config.country)
+        return found[0] if found else languages[0]
+    default = engine.default_language
+    candidates = [default, *languages] if default in languages else languages
+    return next(
+        (lang for lang in candidates if engine.async_get_supported_voices(lang)), candidates[0]
+    )
+
+
+@callback
+def pipeline_language(
+    hass: HomeAssistant, domain: str, entity_id: str, language: str
+) -> str | None:
+    """Return the language the pipeline uses on the engine: language's best, else a fallback."""
+    return engine_language(hass, domain, entity_id, language) or fallback_language(
+        hass, domain, entity_id
+    )
+
+
+@callback
 def tts_voices(hass: HomeAssistant, entity_id: str, language: str) -> list[tts.Voice]:
-    """Return the voices the TTS entity offers for language (empty when unknown)."""
+    """Return the voices the TTS entity offers for language (empty when unknown).
+
+    When it has no voice in language, those of the language it speaks instead
+    (fallback_language).
+    """
     engine = tts.get_engine_instance(hass, entity_id)
-    tts_language = engine_language(hass, tts.DOMAIN, entity_id, language)
+    tts_language = pipeline_language(hass, tts.DOMAIN, entity_id, language)
     if engine is None or tts_language is None:
         return []
     return list(engine.async_get_supported_voices(tts_language) or [])
@@ -276,10 +315,10 @@ class MoxiePipeline:
         return {
             "language": language,
             "stt_engine": stt_engine,
-            "stt_language": engine_language(self.hass, stt.DOMAIN, stt_engine, language)
+            "stt_language": pipeline_language(self.hass, stt.DOMAIN, stt_engine, language)
             or language,
             "tts_engine": tts_engine,
-            "tts_language": engine_language(self.hass, tts.DOMAIN, tts_engine, language)
+            "tts_language": pipeline_language(self.hass, tts.DOMAIN, tts_engine, language)
             or language,
             "tts_voice": settings.get("tts_voice"),
         }

@@ -11,7 +11,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.data_entry_flow import FlowHandler
+from homeassistant.data_entry_flow import FlowHandler, FlowResultType
 from homeassistant.helpers.selector import (
     BooleanSelector,
     SelectOptionDict,
@@ -26,6 +26,7 @@ from .pipeline import (
     default_voice,
     engine_language,
     installed_voices,
+    pipeline_language,
     tts_voices,
     wyoming_engines,
 )
@@ -37,6 +38,8 @@ CONF_VOICE = "tts_voice"
 CONF_PREFERRED = "preferred"
 # Marks the voices the TTS server surely has (the others it may lack, or download).
 INSTALLED_MARK = "✓ instalada · installed"
+# The note after the flow when a speech service lacks Moxie's language (create_entry).
+LANGUAGE_FALLBACK = "pipeline_language_fallback"
 
 
 @callback
@@ -84,7 +87,7 @@ def pipeline_schema(
     tts_options = _engine_options(hass, "tts", language)
     stt_default = current.get(CONF_STT) or stt_options[0]["value"]
     tts_default = current.get(CONF_TTS) or tts_options[0]["value"]
-    voice_default = current.get(CONF_VOICE) or default_voice(hass, tts_default, language)
+    voice_default = current.get(CONF_VOICE) or _fallback_voice(hass, tts_default, language)
     voices = _voice_options(hass, tts_default, language)
     schema: dict[Any, Any] = {}
     if ask_create:
@@ -120,11 +123,18 @@ def validate_pipeline(
     errors: dict[str, str] = {}
     stt_engine = str(user_input[CONF_STT])
     tts_engine = str(user_input[CONF_TTS])
-    if engine_language(hass, "stt", stt_engine, language) is None:
+    # A service without Moxie's language is used in one it has (language_fallback says so).
+    if pipeline_language(hass, "stt", stt_engine, language) is None:
         errors[CONF_STT] = "language_unsupported"
-    if engine_language(hass, "tts", tts_engine, language) is None:
+    if pipeline_language(hass, "tts", tts_engine, language) is None:
         errors[CONF_TTS] = "language_unsupported"
     voice = str(user_input.get(CONF_VOICE) or "").strip() or None
+    if (
+        voice is None
+        and CONF_TTS not in errors
+        and engine_language(hass, "tts", tts_engine, language) is None
+    ):
+        voice = _fallback_voice(hass, tts_engine, language)
     if (
         voice is not None
         and CONF_TTS not in errors
@@ -138,6 +148,39 @@ def validate_pipeline(
         preferred=bool(user_input.get(CONF_PREFERRED, False)),
     )
     return settings, errors
+
+
+@callback
+def _fallback_voice(hass: HomeAssistant, tts_engine: str, language: str) -> str | None:
+    """Return default_voice; without language on the engine, a voice it has in another one."""
+    voice = default_voice(hass, tts_engine, language)
+    if voice is None and engine_language(hass, "tts", tts_engine, language) is None:
+        voice = next((v.voice_id for v in tts_voices(hass, tts_engine, language)), None)
+    return voice
+
+
+@callback
+def language_fallback(
+    hass: HomeAssistant, language: str, settings: PipelineSettings
+) -> dict[str, str] | None:
+    """Return the note's placeholders when a service lacks Moxie's language, else None."""
+    stt_engine, tts_engine = settings["stt_engine"], settings["tts_engine"]
+    if (
+        engine_language(hass, "stt", stt_engine, language) is not None
+        and engine_language(hass, "tts", tts_engine, language) is not None
+    ):
+        return None
+    voice_id = settings.get("tts_voice")
+    voice_name = next(
+        (v.name for v in tts_voices(hass, tts_engine, language) if v.voice_id == voice_id),
+        voice_id or tts_engine,
+    )
+    return {
+        "language": language,
+        "voice": voice_name,
+        "tts_language": pipeline_language(hass, "tts", tts_engine, language) or language,
+        "stt_language": pipeline_language(hass, "stt", stt_engine, language) or language,
+    }
 
 
 type SavePipeline = Callable[[PipelineSettings | None], Awaitable[ConfigFlowResult]]
@@ -157,6 +200,10 @@ async def async_pipeline_step(
     Shows the engines (those that speak language first), the voice and "preferred"; hands the
     valid choice to save (None: the user declined, only offered with ask_create). Without Wyoming
     speech services there is nothing to choose: it aborts with `no_wyoming`, which says so.
+
+    A service that lacks Moxie's language is still used, in a language it has (a voice that
+    exists): the flow then ends with the note `pipeline_language_fallback`, which names the
+    voice and language Moxie uses until one in its language is installed, and how to get it.
     """
     if not engines_available(flow.hass):
         return flow.async_abort(reason="no_wyoming")
@@ -164,7 +211,12 @@ async def async_pipeline_step(
     if user_input is not None:
         settings, errors = validate_pipeline(flow.hass, language, user_input)
         if not errors:
-            return await save(settings)
+            note = language_fallback(flow.hass, language, settings) if settings else None
+            result = await save(settings)
+            if note is not None and result.get("type") is FlowResultType.CREATE_ENTRY:
+                result["description"] = LANGUAGE_FALLBACK
+                result["description_placeholders"] = note
+            return result
     return flow.async_show_form(
         step_id="pipeline",
         data_schema=pipeline_schema(

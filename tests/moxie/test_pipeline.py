@@ -7,12 +7,14 @@ moxie-piper (joe); pipelines are observed as Assist's settings page sees them (w
 # ruff: noqa: F811 (the fixtures imported from pipeline_helpers are test parameters)
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.setup import async_setup_component
 import probatio as vol
 import pytest
@@ -22,6 +24,7 @@ from pytest_homeassistant_custom_component.typing import (
     WebSocketGenerator,
 )
 
+from peers.moxie_tts import MoxieTts
 from peers.ollama_server import OllamaServer
 from peers.tiny_voice import VOICE_NAME
 from peers.voices import LaunchedServer
@@ -166,6 +169,77 @@ async def test_pipeline_step_can_be_declined(
     pipelines, preferred = await list_pipelines(hass, hass_ws_client)
     assert moxie_pipelines(pipelines) == []
     assert preferred == pipelines[0]["id"]
+
+
+@pytest.fixture
+def joe_moxie_tts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MoxieTts]:
+    """moxie-tts (moxie-piper's default engine) with only joe: no Spanish voice.
+
+    moxie-tts lists only the voices it loaded (upstream wyoming-piper lists its whole catalog,
+    Spanish voices it cannot download offline included).
+    """
+    server = MoxieTts(tmp_path_factory.mktemp("joe_moxie_tts"))
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_spanish_moxie_speaks_english_until_a_spanish_voice_is_installed(
+    hass: HomeAssistant,
+    *,
+    hass_ws_client: WebSocketGenerator,
+    whisper_server: LaunchedServer,
+    joe_moxie_tts: MoxieTts,
+    ollama_server: OllamaServer,
+    enable_custom_integrations: None,
+    mqtt_ready: MockConfigEntry,
+    socket_enabled: None,
+) -> None:
+    """moxie-tts with only joe has no Spanish voice: the pipeline speaks with joe, and says so."""
+    assert await async_setup_component(hass, "homeassistant", {})
+    for server in (whisper_server, joe_moxie_tts):
+        result = await hass.config_entries.flow.async_init(
+            "wyoming",
+            context={"source": SOURCE_USER},
+            data={"host": "127.0.0.1", "port": server.port},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    stt_engine, tts_engine = "stt.faster_whisper", "tts.moxie_tts"
+
+    result = await start_flow(hass, ollama_server.url, "es")
+
+    assert result["step_id"] == "pipeline"
+    defaults = form_defaults(result)
+    assert (defaults["stt_engine"], defaults["tts_engine"]) == (stt_engine, tts_engine)
+    # The voice it has (in English) is suggested and listed, marked installed.
+    assert defaults["tts_voice"] == JOE
+    assert list(voice_labels(result)) == [JOE]
+    # Submitted as shown, without choosing a voice.
+    del defaults["tts_voice"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], defaults)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["description"] == "pipeline_language_fallback"
+    placeholders = result["description_placeholders"]
+    assert placeholders["language"] == "es"
+    assert placeholders["tts_language"] == "en_US"
+    # moxie-whisper reports Spanish among its languages (even with tiny.en): no STT fallback.
+    assert placeholders["stt_language"] == "es"
+    assert "joe" in placeholders["voice"]
+    for lang in ("en", "es"):
+        note = (await async_get_translations(hass, lang, "config", ["moxie"]))[
+            "component.moxie.config.create_entry.pipeline_language_fallback"
+        ]
+        assert "{voice} ({tts_language})" in note
+        assert "es_ES-davefx-medium" in note
+    await hass.async_block_till_done()
+    [pipeline] = moxie_pipelines((await list_pipelines(hass, hass_ws_client))[0])
+    assert (pipeline["language"], pipeline["conversation_language"]) == ("es", "es")
+    assert (pipeline["stt_engine"], pipeline["stt_language"]) == (stt_engine, "es")
+    assert (pipeline["tts_engine"], pipeline["tts_language"]) == (tts_engine, "en_US")
+    assert pipeline["tts_voice"] == JOE
 
 
 async def test_flow_without_wyoming_skips_the_step(

@@ -1,4 +1,9 @@
-"""Config flow for Moxie: name, MQTT base topic and language, Ollama, the pipeline; reconfigure."""
+"""Config flow for Moxie: name, MQTT base topic and language, Ollama, the pipeline; reconfigure.
+
+Also Supervisor discovery (`async_step_hassio`): the Moxie speaker add-on announces its microphone
+(service `moxie`); confirmed, it becomes an existing Moxie's ears, or the setup of a new Moxie
+starts with it.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,14 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.selector import (
     LanguageSelector,
     LanguageSelectorConfig,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 import probatio as vol
 
 from .agent_flow import AgentSubentryFlow, agent_defaults, default_title
@@ -33,6 +42,8 @@ from .brain import BrainError, async_validate
 from .const import (
     CONF_BASE_TOPIC,
     CONF_LANGUAGE,
+    CONF_MIC_HOST,
+    CONF_MIC_PORT,
     DEFAULT_BASE_TOPIC,
     DEFAULT_LANGUAGE,
     DEFAULT_MODEL,
@@ -46,6 +57,9 @@ from .const import (
 from .options_flow import MoxieOptionsFlow
 from .pipeline import CONF_PIPELINE, PipelineSettings
 from .pipeline_flow import async_pipeline_step, engines_available
+from .satellite_flow import validate_mic
+
+CONF_ENTRY = "entry"
 
 REAUTH_SCHEMA = vol.Schema(
     {
@@ -107,6 +121,9 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with nothing entered."""
         self._data: dict[str, Any] = {}
         self._models: list[str] = []
+        # Options the new entry starts with: the microphone a discovered add-on offers.
+        self._options: dict[str, Any] = {}
+        self._addon = ""
 
     @classmethod
     @callback
@@ -144,6 +161,70 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self.async_step_brain()
         return self.async_show_form(
             step_id="user", data_schema=_schema(user_input or {}), errors=errors
+        )
+
+    async def async_step_hassio(self, discovery_info: HassioServiceInfo) -> ConfigFlowResult:
+        """Offer the microphone announced by the Moxie speaker add-on (discovery `moxie`)."""
+        mic, errors = validate_mic(
+            {
+                CONF_MIC_HOST: discovery_info.config.get("mic_host"),
+                CONF_MIC_PORT: discovery_info.config.get("mic_port"),
+            }
+        )
+        if errors or not mic.get(CONF_MIC_HOST):
+            return self.async_abort(reason="invalid_discovery_info")
+        # One offer per add-on: ignoring it silences its later announcements.
+        await self.async_set_unique_id(f"hassio_{discovery_info.slug}")
+        self._abort_if_unique_id_configured()
+        entries = self._async_current_entries(include_ignore=False)
+        if any(
+            (entry.options.get(CONF_MIC_HOST), entry.options.get(CONF_MIC_PORT))
+            == (mic[CONF_MIC_HOST], mic[CONF_MIC_PORT])
+            for entry in entries
+        ):
+            return self.async_abort(reason="already_configured")
+        self._options, self._addon = mic, discovery_info.name
+        self.context["title_placeholders"] = {"name": discovery_info.name}
+        return await self.async_step_hassio_confirm()
+
+    async def async_step_hassio_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Use the add-on's microphone as Moxie's ears: an existing Moxie's, or a new Moxie's."""
+        entries = self._async_current_entries(include_ignore=False)
+        if user_input is not None:
+            if not entries:
+                return await self.async_step_user()
+            chosen = str(user_input.get(CONF_ENTRY) or entries[0].entry_id)
+            entry = next((e for e in entries if e.entry_id == chosen), entries[0])
+            # Moxie's satellite reconnects to the new microphone by itself (no reload).
+            self.hass.config_entries.async_update_entry(
+                entry, options={**entry.options, **self._options}
+            )
+            return self.async_abort(
+                reason="mic_updated", description_placeholders={"name": entry.title}
+            )
+        schema = vol.Schema({})
+        if len(entries) > 1:
+            schema = vol.Schema(
+                {
+                    vol.Required(CONF_ENTRY, default=entries[0].entry_id): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[
+                                SelectOptionDict(value=e.entry_id, label=e.title) for e in entries
+                            ]
+                        )
+                    )
+                }
+            )
+        return self.async_show_form(
+            step_id="hassio_confirm",
+            data_schema=schema,
+            description_placeholders={
+                "addon": self._addon,
+                "host": self._options[CONF_MIC_HOST],
+                "port": str(self._options[CONF_MIC_PORT]),
+            },
         )
 
     async def _async_check_brain(
@@ -196,6 +277,7 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=data[CONF_NAME],
                     data=data,
+                    options=self._options,
                     subentries=[self._first_agent(data[CONF_NAME], data[CONF_LANGUAGE], models)]
                     if brain
                     else [],
@@ -232,6 +314,7 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_create_entry(
             title=data[CONF_NAME],
             data=data,
+            options=self._options,
             subentries=[self._first_agent(data[CONF_NAME], data[CONF_LANGUAGE], self._models)],
         )
 

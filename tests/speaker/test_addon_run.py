@@ -54,7 +54,13 @@ with open(os.path.join({record!r}, {name!r} + ".json"), "a") as out:
 """
 STUBS = {
     "moxie-speaker": "",
-    "pactl": "sys.exit(int(os.environ.get('FAKE_PACTL_EXIT', '0')))\n",
+    # `list short modules` answers FAKE_PACTL_MODULES; load-module exits FAKE_PACTL_EXIT.
+    "pactl": (
+        "if sys.argv[1:3] == ['list', 'short']:\n"
+        "    print(os.environ.get('FAKE_PACTL_MODULES', ''), end='')\n"
+        "elif sys.argv[1] == 'load-module':\n"
+        "    sys.exit(int(os.environ.get('FAKE_PACTL_EXIT', '0')))\n"
+    ),
     "curl": "sys.exit(int(os.environ.get('FAKE_CURL_EXIT', '0')))\n",
     # Listens on --uri's port like the real server, until the run script stops it.
     "wyoming-mic-external": (
@@ -130,13 +136,30 @@ def _discovery_body(curl: dict[str, Any]) -> dict[str, Any]:
 def test_defaults_with_pulseaudio(tmp_path: Path) -> None:
     """Default options on HA OS: ears with echo cancellation, announced as service `moxie`."""
     port = free_port()
+    # The audio service still has the canceller of the add-on's previous start (module 17).
+    modules = (
+        "3\tmodule-alsa-card\tdevice_id=0\t\n"
+        "17\tmodule-echo-cancel\tsource_name=moxie_echo_cancel_source"
+        " sink_name=moxie_echo_cancel_sink\t\n"
+        "21\tmodule-echo-cancel\tsource_name=someone_elses\t\n"
+    )
     result, recorded = _run(
-        tmp_path, {"microphone_port": port}, {"PULSE_SERVER": "unix:/run/audio/pulse.sock"}
+        tmp_path,
+        {"microphone_port": port},
+        {"PULSE_SERVER": "unix:/run/audio/pulse.sock", "FAKE_PACTL_MODULES": modules},
     )
     assert result.returncode == 0, result.stderr
-    # One echo canceller: the speaker plays into its sink, the mic records its source.
-    (pactl,) = recorded["pactl"]
-    assert pactl["argv"][:2] == ["load-module", "module-echo-cancel"]
+    # The old canceller is replaced by one new one (unloaded again when the add-on stops):
+    # the speaker plays into its sink, the mic records its source.
+    calls = [call["argv"] for call in recorded["pactl"]]
+    assert [argv[:2] for argv in calls] == [
+        ["list", "short"],
+        ["unload-module", "17"],
+        ["load-module", "module-echo-cancel"],
+        ["list", "short"],
+        ["unload-module", "17"],
+    ]
+    pactl = recorded["pactl"][2]
     assert "source_name=moxie_echo_cancel_source" in pactl["argv"]
     assert "sink_name=moxie_echo_cancel_sink" in pactl["argv"]
     assert not any(arg.startswith("source_master=") for arg in pactl["argv"])
@@ -177,7 +200,9 @@ def test_echo_cancel_fails_is_logged(tmp_path: Path) -> None:
         {"PULSE_SERVER": "unix:/run/audio/pulse.sock", "FAKE_PACTL_EXIT": "1"},
     )
     assert result.returncode == 0, result.stderr
-    (pactl,) = recorded["pactl"]
+    # Nothing to unload before; the canceller failed, so nothing to unload after either.
+    assert [call["argv"][0] for call in recorded["pactl"]] == ["list", "load-module"]
+    pactl = recorded["pactl"][1]
     assert "source_master=alsa_input.usb-mic" in pactl["argv"]
     assert "Echo cancellation failed" in result.stderr
     (mic,) = recorded["wyoming-mic-external"]

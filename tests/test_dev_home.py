@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
+import re
+import signal
+import subprocess
+import time
+from typing import Any
+import urllib.error
+import urllib.parse
+import urllib.request
 
+from homeassistant import config_entries
 from homeassistant.config import async_hass_config_yaml
 from homeassistant.core import HomeAssistant
+import pytest
 
-from scripts.dev_home import prepare_config
+from custom_components.moxie.const import CONF_MIC_HOST, CONF_MIC_PORT
+from peers.process import ROOT, outside_free_port, wait_for_log
+from scripts.dev_home import Wiring, prepare_config
+
+
+def _entries(config: Path) -> dict[str, list[dict[str, Any]]]:
+    data = json.loads((config / ".storage" / "core.config_entries").read_text("utf-8"))
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for entry in data["data"]["entries"]:
+        by_domain.setdefault(entry["domain"], []).append(entry)
+    return by_domain
 
 
 def _port(config: Path) -> int:
@@ -34,7 +56,12 @@ async def test_automations_scripts_and_scenes_load_from_their_files(
         "moxie_says": {"use_blueprint": {"path": "moxie/say_and_wait.yaml"}}
     }
     entries = json.loads((tmp_path / ".storage" / "core.config_entries").read_text("utf-8"))
-    assert [e["domain"] for e in entries["data"]["entries"]] == ["mqtt", "moxie"]
+    assert [e["domain"] for e in entries["data"]["entries"]] == [
+        "mqtt",
+        "wyoming",
+        "wyoming",
+        "moxie",
+    ]
 
 
 def test_port_is_set_each_run_and_old_configs_get_the_files(tmp_path: Path) -> None:
@@ -54,3 +81,160 @@ def test_port_is_set_each_run_and_old_configs_get_the_files(tmp_path: Path) -> N
     text = yaml_path.read_text("utf-8")
     for line in ("automation: !include", "script: !include", "scene: !include"):
         assert text.count(line) == 1
+
+
+async def test_storage_is_wired_as_after_a_users_setup(
+    hass: HomeAssistant, hass_storage: dict[str, Any], tmp_path: Path
+) -> None:
+    """Wyoming entries for both servers, Moxie's brain, mic and pipeline; loaded as HA does."""
+    wiring = Wiring("http://127.0.0.1:11500", 10301, 10201, 10601, "en", "qwen3:4b-instruct")
+    prepare_config(tmp_path, 1884, 8125, wiring)
+    entries = _entries(tmp_path)
+    wyoming = {e["title"]: e["data"] for e in entries["wyoming"]}
+    assert wyoming == {
+        "moxie-whisper": {"host": "127.0.0.1", "port": 10301},
+        "moxie-piper": {"host": "127.0.0.1", "port": 10201},
+    }
+    assert entries["mqtt"][0]["data"] == {"broker": "127.0.0.1", "port": 1884}
+    (moxie,) = entries["moxie"]
+    assert moxie["data"]["url"] == "http://127.0.0.1:11500"
+    assert moxie["data"]["language"] == "en"
+    assert moxie["options"] == {CONF_MIC_HOST: "127.0.0.1", CONF_MIC_PORT: 10601}
+    assert moxie["data"]["pipeline"] == {
+        "stt_engine": "stt.faster_whisper",
+        "tts_engine": "tts.moxie_tts",
+        "tts_voice": None,
+        "preferred": True,
+        "id": None,
+    }
+    (agent,) = moxie["subentries"]
+    assert agent["subentry_type"] == "conversation"
+    assert agent["data"]["model"] == "qwen3:4b-instruct"
+    assert agent["data"]["prompt"].startswith("You are Moxie")
+    assert agent["title"] == "Moxie's brain"
+
+    # Home Assistant's config entry manager loads the file as written.
+    stored = (tmp_path / ".storage" / "core.config_entries").read_text("utf-8")
+    hass_storage["core.config_entries"] = json.loads(stored)
+    manager = config_entries.ConfigEntries(hass, {})
+    await manager.async_initialize()
+    moxie_entry = manager.async_entry_for_domain_unique_id("moxie", "moxie")
+    assert moxie_entry is not None
+    assert moxie_entry.options[CONF_MIC_PORT] == 10601
+    assert [s.subentry_type for s in moxie_entry.subentries.values()] == ["conversation"]
+    assert len(manager.async_entries("wyoming")) == 2
+
+
+def test_second_run_keeps_settings_and_moves_ports(tmp_path: Path) -> None:
+    prepare_config(tmp_path, 1883, 8123, Wiring(language="en"))
+    first = _entries(tmp_path)
+    prepare_config(
+        tmp_path, 1885, 8123, Wiring("http://elsewhere:1", 10302, 10202, 10602, "es", "other")
+    )
+    second = _entries(tmp_path)
+    # Settings are kept (same entries, language, brain, pipeline) ...
+    assert [e["entry_id"] for d in second.values() for e in d] == [
+        e["entry_id"] for d in first.values() for e in d
+    ]
+    assert second["moxie"][0]["data"] == first["moxie"][0]["data"]
+    assert second["moxie"][0]["subentries"] == first["moxie"][0]["subentries"]
+    # ... and the ports follow this run's.
+    assert second["mqtt"][0]["data"]["port"] == 1885
+    assert sorted(e["data"]["port"] for e in second["wyoming"]) == [10202, 10302]
+    assert second["moxie"][0]["options"][CONF_MIC_PORT] == 10602
+
+
+def _request(
+    url: str, data: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> Any:
+    body = None if data is None else json.dumps(data).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        url, body, {"Content-Type": "application/json", **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        return json.load(response)
+
+
+def _token(base: str) -> str:
+    """Onboard the fresh Home Assistant (its owner) and return an access token."""
+    client_id = f"{base}/"
+    owner = {
+        "client_id": client_id,
+        "name": "Test",
+        "username": "test",
+        "password": "test-password",
+        "language": "en",
+    }
+    code = _request(f"{base}/api/onboarding/users", owner)["auth_code"]
+    form = urllib.parse.urlencode(
+        {"grant_type": "authorization_code", "code": code, "client_id": client_id}
+    ).encode()
+    with urllib.request.urlopen(f"{base}/auth/token", form, timeout=10) as response:  # noqa: S310
+        return str(json.load(response)["access_token"])
+
+
+def _gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.timeout(300)
+def test_develop_brings_up_a_moxie_that_listens_and_stops_everything(
+    tmp_path: Path, socket_enabled: None
+) -> None:
+    """scripts/develop --fresh, headless: Moxie's satellite is available on the file mic."""
+    ports = {
+        name: outside_free_port()
+        for name in ("port", "mqtt-port", "whisper-port", "piper-port", "mic-port", "monitor-port")
+    }
+    config = tmp_path / "dev" / "config"
+    out = tmp_path / "develop.log"
+    argv = [str(ROOT / "scripts" / "develop"), "--fresh", "--config", str(config), "--offline"]
+    argv += ["--ollama", f"http://127.0.0.1:{outside_free_port()}"]
+    for name, port in ports.items():
+        argv += [f"--{name}", str(port)]
+    with out.open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    base = f"http://127.0.0.1:{ports['port']}"
+    try:
+        wait_for_log(proc, out, "Home Assistant started", 240, "scripts/develop")
+        deadline = time.monotonic() + 120
+        token = None
+        while token is None:
+            try:
+                token = _token(base)
+            except OSError, urllib.error.URLError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(1)
+        auth = {"Authorization": f"Bearer {token}"}
+        state: dict[str, Any] = {}
+        while state.get("state") in {None, "unavailable"}:
+            with contextlib.suppress(urllib.error.HTTPError):
+                state = _request(f"{base}/api/states/assist_satellite.moxie", None, auth)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Moxie's satellite not available: {state}")
+            time.sleep(1)
+        assert state["state"] == "idle"
+        text = out.read_text("utf-8", errors="replace")
+        assert "Ollama does not answer" in text
+        assert "ollama serve" in text
+        mic_log = (tmp_path / "dev" / "logs" / "file-mic.log").read_text("utf-8")
+        assert "File microphone on" in mic_log
+        for name in ("broker", "moxie-piper", "moxie-whisper", "moxie-speaker", "file-mic"):
+            assert (tmp_path / "dev" / "logs" / f"{name}.log").stat().st_size > 0
+    finally:
+        pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)\)", out.read_text("utf-8"))]
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert len(pids) == 6  # broker, piper, whisper, speaker, mic, Home Assistant
+    # Every child, and what it started in its process group, is gone.
+    assert [pgid for pgid in pids if not _gone(pgid)] == []
+    assert proc.returncode == 0 or "Stopped Home Assistant" in out.read_text("utf-8")

@@ -44,8 +44,10 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import (
+    CONF_BARGE_IN,
     CONF_MIC_HOST,
     CONF_MIC_PORT,
+    DEFAULT_BARGE_IN,
     DEFAULT_MIC_PORT,
     DOMAIN,
 )
@@ -397,7 +399,12 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
             if self._route_stage is PipelineStage.STT:
                 return
         self._preroll.add(chunk)
-        if speech and self.speaker is not None and self.speaker.speaking:
+        if (
+            speech
+            and self.speaker is not None
+            and self.speaker.speaking
+            and self.entry.options.get(CONF_BARGE_IN, DEFAULT_BARGE_IN)
+        ):
             self._barge_in("speech")
 
     @callback

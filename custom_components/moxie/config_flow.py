@@ -40,6 +40,7 @@ import probatio as vol
 from .agent_flow import AgentSubentryFlow, agent_defaults, default_title
 from .brain import BrainError, async_validate
 from .const import (
+    CONF_BARGE_IN,
     CONF_BASE_TOPIC,
     CONF_LANGUAGE,
     CONF_MIC_HOST,
@@ -169,6 +170,8 @@ class MoxieConfigFlow(ConfigFlow, domain=DOMAIN):
             {
                 CONF_MIC_HOST: discovery_info.config.get("mic_host"),
                 CONF_MIC_PORT: discovery_info.config.get("mic_port"),
+                # Barge-in only when the add-on cancels Moxie's own voice in the microphone.
+                CONF_BARGE_IN: discovery_info.config.get("echo_cancel") is True,
             }
         )
         if errors or not mic.get(CONF_MIC_HOST):

@@ -20,6 +20,10 @@ LANGUAGES: Final = ["es", "en"]
 CONF_MIC_HOST: Final = "mic_host"
 CONF_MIC_PORT: Final = "mic_port"
 DEFAULT_MIC_PORT: Final = 10600
+# Talking over Moxie interrupts it (barge-in): only with echo cancellation, or Moxie's own voice
+# in the microphone interrupts it. The wake word always interrupts.
+CONF_BARGE_IN: Final = "barge_in"
+DEFAULT_BARGE_IN: Final = False
 
 SERVICE_SAY: Final = "say"
 SERVICE_STOP: Final = "stop"

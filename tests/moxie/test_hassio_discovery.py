@@ -41,10 +41,10 @@ async def mic(socket_enabled: None) -> AsyncIterator[WyomingMic]:
     await server.stop()
 
 
-def discovery(host: str, port: int) -> HassioServiceInfo:
+def discovery(host: str, port: int, *, echo_cancel: bool = True) -> HassioServiceInfo:
     """What the Supervisor hands Home Assistant for the add-on's announcement."""
     return HassioServiceInfo(
-        config={"mic_host": host, "mic_port": port},
+        config={"mic_host": host, "mic_port": port, "echo_cancel": echo_cancel},
         name="Moxie speaker",
         slug=SLUG,
         uuid="5c2b5e4a7d3f4b0e9f0e1d2c3b4a5968",
@@ -79,7 +79,8 @@ async def test_existing_moxie_takes_the_addon_mic(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "mic_updated"
     assert result["description_placeholders"] == {"name": "Moxie"}
-    assert moxie_entry.options == {"mic_host": mic.host, "mic_port": mic.port}
+    # The add-on cancels Moxie's voice in its microphone: talking over Moxie may interrupt it.
+    assert moxie_entry.options == {"mic_host": mic.host, "mic_port": mic.port, "barge_in": True}
     async with asyncio.timeout(10):
         while mic.clients < 1:
             await asyncio.sleep(0.05)
@@ -103,6 +104,7 @@ async def test_other_options_are_kept(hass: HomeAssistant, moxie_entry: MockConf
     assert moxie_entry.options == {
         "mic_host": "a0d7b954-moxie-speaker",
         "mic_port": 10601,
+        "barge_in": True,
         "other": 1,
     }
     await hass.config_entries.async_unload(moxie_entry.entry_id)
@@ -112,7 +114,7 @@ async def test_two_moxies_choose_which(hass: HomeAssistant, moxie_entry: MockCon
     """With two Moxies the confirm step asks which one listens; only that one changes."""
     kitchen = MockConfigEntry(domain=DOMAIN, title="Kitchen Moxie", unique_id="kitchen")
     kitchen.add_to_hass(hass)
-    result = await discover(hass, discovery("a0d7b954-moxie-speaker", 10600))
+    result = await discover(hass, discovery("a0d7b954-moxie-speaker", 10600, echo_cancel=False))
     assert result["step_id"] == "hassio_confirm"
     assert [str(key) for key in result["data_schema"].schema] == ["entry"]
     result = await hass.config_entries.flow.async_configure(
@@ -120,7 +122,12 @@ async def test_two_moxies_choose_which(hass: HomeAssistant, moxie_entry: MockCon
     )
     assert result["reason"] == "mic_updated"
     assert result["description_placeholders"] == {"name": "Kitchen Moxie"}
-    assert kitchen.options == {"mic_host": "a0d7b954-moxie-speaker", "mic_port": 10600}
+    # Without echo cancellation Moxie would hear itself: barge-in stays off.
+    assert kitchen.options == {
+        "mic_host": "a0d7b954-moxie-speaker",
+        "mic_port": 10600,
+        "barge_in": False,
+    }
     assert "mic_host" not in moxie_entry.options
     await hass.config_entries.async_unload(moxie_entry.entry_id)
 
@@ -141,7 +148,11 @@ async def test_no_moxie_yet_starts_setup_with_the_mic(
     entry = result["result"]
     assert entry.data == USER_INPUT
     assert entry.unique_id == "moxie"
-    assert entry.options == {"mic_host": "a0d7b954-moxie-speaker", "mic_port": 10600}
+    assert entry.options == {
+        "mic_host": "a0d7b954-moxie-speaker",
+        "mic_port": 10600,
+        "barge_in": True,
+    }
     await hass.async_block_till_done()
     await hass.config_entries.async_unload(entry.entry_id)
 

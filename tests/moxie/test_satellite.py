@@ -105,8 +105,8 @@ async def satellite(
     mic: WyomingMic,
     speaker: SpeakerProcess,
 ) -> State:
-    """Moxie's satellite connected to the microphone, with the speaker online."""
-    result = await set_mic(hass, english_moxie, mic_host=mic.host, mic_port=mic.port)
+    """Moxie's satellite connected to the microphone, with the speaker online; barge-in on."""
+    result = await set_mic(hass, english_moxie, mic_host=mic.host, mic_port=mic.port, barge_in=True)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await wait_connected(speaker)
     return await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
@@ -378,6 +378,44 @@ async def test_speech_during_playback_stops_the_speaker_and_is_answered(
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
 
 
+async def test_talking_over_moxie_without_barge_in_does_not_stop_it(
+    hass: HomeAssistant,
+    english_moxie: MockConfigEntry,
+    wyoming: Engines,
+    *,
+    mic: WyomingMic,
+    speaker: SpeakerProcess,
+    probe: MqttProbe,
+) -> None:
+    """Barge-in is off by default: speech while Moxie talks (its own voice, say) is no stop."""
+    result = await set_mic(hass, english_moxie, mic_host=mic.host, mic_port=mic.port)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await wait_connected(speaker)
+    await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
+    announced = hass.async_create_task(
+        hass.services.async_call(
+            "assist_satellite",
+            "announce",
+            {"entity_id": SATELLITE, "message": STORY, "preannounce": False},
+            blocking=True,
+        )
+    )
+    await probe.wait_for(
+        "moxie/tts/status",
+        where=lambda m: (m.json().get("current_text") or "").startswith("Once upon a time"),
+        timeout=WAIT,
+    )
+    sound = mic.play(joe("Excuse me, what time is it?"))
+    async with asyncio.timeout(WAIT):
+        await sound.done.wait()
+    await announced  # returns once the whole story was said
+    assert probe.messages["moxie/tts/stop"] == []
+    entry = said(await history(speaker), STORY)
+    assert entry is not None
+    assert entry["outcome"] == "played"
+    assert hass.states.get(SATELLITE).state == "idle"  # type: ignore[union-attr]
+
+
 async def test_microphone_lost_and_back(
     hass: HomeAssistant, satellite: State, mic: WyomingMic, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -446,7 +484,8 @@ async def test_microphone_set_without_any_wyoming_service(
     result = await set_mic(hass, moxie_brain, mic_host=mic.host, mic_port=mic.port)
 
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert moxie_brain.options == {"mic_host": mic.host, "mic_port": mic.port}
+    # Barge-in is off unless asked for: a microphone next to the loudspeaker hears Moxie.
+    assert moxie_brain.options == {"mic_host": mic.host, "mic_port": mic.port, "barge_in": False}
     await wait_state(hass, SATELLITE, lambda s: s.state == "idle", WAIT)
     assert mic.connections == 1
 

@@ -186,7 +186,7 @@ def test_defaults_with_pulseaudio(tmp_path: Path) -> None:
     (curl,) = recorded["curl"]
     assert _discovery_body(curl) == {
         "service": "moxie",
-        "config": {"mic_host": socket.gethostname(), "mic_port": port},
+        "config": {"mic_host": socket.gethostname(), "mic_port": port, "echo_cancel": True},
     }
     assert "Announced Moxie's microphone" in result.stderr
 
@@ -209,7 +209,9 @@ def test_echo_cancel_fails_is_logged(tmp_path: Path) -> None:
     assert _mic_program(mic)[-1] == "--device=alsa_input.usb-mic"
     (speaker,) = recorded["moxie-speaker"]
     assert "PULSE_SINK" not in speaker["env"]
-    assert _discovery_body(recorded["curl"][0])["config"]["mic_port"] == port
+    config = _discovery_body(recorded["curl"][0])["config"]
+    assert config["mic_port"] == port
+    assert config["echo_cancel"] is False  # so Moxie's integration leaves barge-in off
 
 
 def test_alsa_without_pulseaudio(tmp_path: Path) -> None:

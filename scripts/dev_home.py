@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 import urllib.error
@@ -334,6 +335,27 @@ def start_service(
     return process
 
 
+def watch_services(services: dict[str, subprocess.Popen[bytes]], logs: Path) -> threading.Event:
+    """Say (once) when a service exits, with the end of its log, until the event is set."""
+    stopping = threading.Event()
+
+    def watch() -> None:
+        reported: set[str] = set()
+        while len(reported) < len(services) and not stopping.is_set():
+            for name, process in services.items():
+                if name not in reported and process.poll() is not None and not stopping.is_set():
+                    reported.add(name)
+                    log = logs / f"{name}.log"
+                    tail = log.read_text("utf-8", errors="replace").splitlines()[-3:]
+                    print(
+                        f"{name} exited (code {process.returncode}); see {log}:", *tail, sep="\n  "
+                    )
+            time.sleep(1)
+
+    threading.Thread(target=watch, name="watch services", daemon=True).start()
+    return stopping
+
+
 def stop_services(processes: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
     """SIGINT every process group (as Ctrl-C would), wait, then kill what is left."""
     for process in processes:
@@ -522,7 +544,6 @@ def main() -> None:
     add("--mic", choices=["auto", "device", "file"], default="auto")
     add("--sink", help="moxie-speaker's --sink (default: sound output, else WAV files)")
     add("--offline", action="store_true", help="the speech launchers never download")
-    add("--no-home-assistant", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     # Ctrl-C and SIGTERM stop everything, also when started in the background (where a shell
     # leaves SIGINT ignored, which the children would inherit).
@@ -541,18 +562,19 @@ def main() -> None:
     wiring = Wiring(args.ollama, args.whisper_port, args.piper_port, args.mic_port, language, model)
     prepare_config(args.config, args.mqtt_port, args.port, wiring)
 
-    processes: list[subprocess.Popen[bytes]] = []
+    services: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = threading.Event()
     hass: subprocess.Popen[bytes] | None = None
     try:
-        processes.append(start_broker(args.broker, args.mqtt_port, dev / "broker", logs))
+        services["broker"] = start_broker(args.broker, args.mqtt_port, dev / "broker", logs)
         offline = ["--offline"] if args.offline else []
         env = {"MOXIE_DATA_DIR": str(data)}
         piper = [venv_bin("moxie-piper"), "--uri", f"tcp://{LOOPBACK}:{args.piper_port}"]
         piper += ["--no-zeroconf", *offline] + (["--voice", voice] if voice else [])
-        processes.append(start_service("moxie-piper", piper, logs, env))
+        services["moxie-piper"] = start_service("moxie-piper", piper, logs, env)
         whisper = [venv_bin("moxie-whisper"), "--uri", f"tcp://{LOOPBACK}:{args.whisper_port}"]
         whisper += ["--no-zeroconf", "--language", language, *offline]
-        processes.append(start_service("moxie-whisper", whisper, logs, env))
+        services["moxie-whisper"] = start_service("moxie-whisper", whisper, logs, env)
         print(
             "moxie-whisper: the bundled multilingual Whisper base when base-int8 cannot be "
             "downloaded (see its log)"
@@ -574,13 +596,12 @@ def main() -> None:
             "--language",
             language,
         ]
-        processes.append(start_service("moxie-speaker", speaker, logs))
+        services["moxie-speaker"] = start_service("moxie-speaker", speaker, logs)
         kind = "file" if args.wav is not None else args.mic
         name, mic, mic_why = choose_mic(args.mic_port, args.wav, dev / "mic", kind)
         print(f"Moxie's microphone on {LOOPBACK}:{args.mic_port}: {mic_why}")
-        processes.append(start_service(name, mic, logs))
-        if args.no_home_assistant:
-            signal.pause()
+        services[name] = start_service(name, mic, logs)
+        stopping = watch_services(dict(services), logs)
         hass = subprocess.Popen(
             [venv_bin("hass"), "--config", str(args.config), "--skip-pip"],
             start_new_session=True,
@@ -593,8 +614,9 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        stop_services(([hass] if hass is not None else []) + processes[::-1])
-        print(f"Stopped Home Assistant and {len(processes)} services (their logs: {logs})")
+        stopping.set()
+        stop_services(([hass] if hass is not None else []) + list(services.values())[::-1])
+        print(f"Stopped Home Assistant and {len(services)} services (their logs: {logs})")
 
 
 if __name__ == "__main__":

@@ -222,6 +222,7 @@ def test_develop_brings_up_a_moxie_that_listens_and_stops_everything(
         text = out.read_text("utf-8", errors="replace")
         assert "Ollama does not answer" in text
         assert "ollama serve" in text
+        assert " exited (code" not in text  # every service still runs
         mic_log = (tmp_path / "dev" / "logs" / "file-mic.log").read_text("utf-8")
         assert "File microphone on" in mic_log
         for name in ("broker", "moxie-piper", "moxie-whisper", "moxie-speaker", "file-mic"):

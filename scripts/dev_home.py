@@ -268,6 +268,12 @@ def prepare_config(
         stored = json.loads(entries_path.read_text(encoding="utf-8"))
         if update_ports(stored["data"]["entries"], mqtt_port, wiring):
             entries_path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+        if not any(e["domain"] == "wyoming" for e in stored["data"]["entries"]):
+            print(
+                f"{config_dir} was written before scripts/develop wired Moxie's speech servers, "
+                "microphone and pipeline: `scripts/develop --fresh` wires them (or add them in "
+                "Settings > Devices & services)"
+            )
         return
     entries = seed_entries(mqtt_port, wiring)
     entries_path.write_text(

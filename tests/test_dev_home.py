@@ -125,7 +125,9 @@ async def test_storage_is_wired_as_after_a_users_setup(
     assert len(manager.async_entries("wyoming")) == 2
 
 
-def test_second_run_keeps_settings_and_moves_ports(tmp_path: Path) -> None:
+def test_second_run_keeps_settings_and_moves_ports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     prepare_config(tmp_path, 1883, 8123, Wiring(language="en"))
     first = _entries(tmp_path)
     prepare_config(
@@ -142,6 +144,16 @@ def test_second_run_keeps_settings_and_moves_ports(tmp_path: Path) -> None:
     assert second["mqtt"][0]["data"]["port"] == 1885
     assert sorted(e["data"]["port"] for e in second["wyoming"]) == [10202, 10302]
     assert second["moxie"][0]["options"][CONF_MIC_PORT] == 10602
+    assert "--fresh" not in capsys.readouterr().out
+
+    # A configuration written before the speech wiring is kept, with a hint.
+    entries_path = tmp_path / ".storage" / "core.config_entries"
+    stored = json.loads(entries_path.read_text("utf-8"))
+    stored["data"]["entries"] = [e for e in stored["data"]["entries"] if e["domain"] != "wyoming"]
+    entries_path.write_text(json.dumps(stored), "utf-8")
+    prepare_config(tmp_path, 1885, 8123)
+    assert "scripts/develop --fresh" in capsys.readouterr().out
+    assert "wyoming" not in _entries(tmp_path)
 
 
 def _request(

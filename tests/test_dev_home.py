@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 from pathlib import Path
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -21,8 +23,9 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.moxie.const import CONF_MIC_HOST, CONF_MIC_PORT
-from peers.process import ROOT, outside_free_port, wait_for_log
-from scripts.dev_home import Wiring, prepare_config
+from peers.ollama_server import OllamaServer
+from peers.process import ROOT, free_port, outside_free_port, wait_for_log
+from scripts.dev_home import Wiring, check_ollama, prepare_config
 
 
 def _entries(config: Path) -> dict[str, list[dict[str, Any]]]:
@@ -193,21 +196,51 @@ def _gone(pgid: int) -> bool:
     return False
 
 
+def test_ollama_off_says_how_to_start_one(
+    capsys: pytest.CaptureFixture[str], socket_enabled: None
+) -> None:
+    assert check_ollama(f"http://127.0.0.1:{free_port()}") is None
+    out = capsys.readouterr().out
+    assert "ollama serve" in out
+    assert "ollama pull qwen3:4b-instruct" in out
+
+
 @pytest.mark.timeout(300)
-def test_develop_brings_up_a_moxie_that_listens_and_stops_everything(
+async def test_develop_brings_up_a_moxie_that_listens_answers_and_stops_everything(
     tmp_path: Path, socket_enabled: None
 ) -> None:
-    """scripts/develop --fresh, headless: Moxie's satellite is available on the file mic."""
+    """scripts/develop --fresh, headless: a question dropped for the file mic is answered."""
+    ollama = OllamaServer(models=["qwen3:4b-instruct"])
+    await ollama.start()
+    try:
+        await asyncio.to_thread(_run_develop, tmp_path, ollama.url)
+    finally:
+        await ollama.stop()
+    # What the file mic heard reached Moxie's brain through Whisper and the pipeline.
+    questions = [
+        m["content"]
+        for body in ollama.chat_requests
+        for m in body["messages"]
+        if m["role"] == "user"
+    ]
+    assert any("time" in q.lower() for q in questions), questions
+
+
+def _run_develop(tmp_path: Path, ollama_url: str) -> None:
     ports = {
         name: outside_free_port()
         for name in ("port", "mqtt-port", "whisper-port", "piper-port", "mic-port", "monitor-port")
     }
-    config = tmp_path / "dev" / "config"
+    dev = tmp_path / "dev"
     out = tmp_path / "develop.log"
-    argv = [str(ROOT / "scripts" / "develop"), "--fresh", "--config", str(config), "--offline"]
-    argv += ["--ollama", f"http://127.0.0.1:{outside_free_port()}"]
+    argv = [str(ROOT / "scripts" / "develop"), "--fresh", "--config", str(dev / "config")]
+    argv += ["--offline", "--ollama", ollama_url]
     for name, port in ports.items():
         argv += [f"--{name}", str(port)]
+    question = tmp_path / "question.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-w", str(question), "What time is it?"], check=True
+    )
     with out.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{ports['port']}"
@@ -232,13 +265,20 @@ def test_develop_brings_up_a_moxie_that_listens_and_stops_everything(
             time.sleep(1)
         assert state["state"] == "idle"
         text = out.read_text("utf-8", errors="replace")
-        assert "Ollama does not answer" in text
-        assert "ollama serve" in text
+        assert "Ollama does not answer" not in text
+        assert "File microphone on" in (dev / "logs" / "file-mic.log").read_text("utf-8")
+
+        # A question without hardware: press Listen, drop the WAV for the file mic.
+        _request(f"{base}/api/services/button/press", {"entity_id": "button.moxie_listen"}, auth)
+        shutil.copy(question, dev / "mic" / "question.wav")
+        # Moxie answers out loud: the speaker (no sound card here) writes the answer's WAV.
+        while not list((dev / "speaker").glob("*.wav")):
+            assert time.monotonic() < deadline, out.read_text("utf-8", errors="replace")[-3000:]
+            time.sleep(0.5)
+        text = out.read_text("utf-8", errors="replace")
         assert " exited (code" not in text  # every service still runs
-        mic_log = (tmp_path / "dev" / "logs" / "file-mic.log").read_text("utf-8")
-        assert "File microphone on" in mic_log
         for name in ("broker", "moxie-piper", "moxie-whisper", "moxie-speaker", "file-mic"):
-            assert (tmp_path / "dev" / "logs" / f"{name}.log").stat().st_size > 0
+            assert (dev / "logs" / f"{name}.log").stat().st_size > 0
     finally:
         pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)\)", out.read_text("utf-8"))]
         proc.send_signal(signal.SIGINT)

@@ -11,6 +11,7 @@ import shlex
 import signal
 import sys
 import textwrap
+import time
 from types import FrameType
 from typing import NoReturn
 
@@ -22,6 +23,8 @@ HOME_DATA_DIR = Path("~/.local/share/moxie")
 EXIT_MISSING = 2
 LOG_FORMAT = logging.BASIC_FORMAT  # the upstream servers' own format
 TRUE = {"1", "true", "yes", "on"}
+PROGRESS_STEP = 10  # percent between download progress lines
+PROGRESS_INTERVAL = 5.0  # seconds between download progress lines (also when the size is unknown)
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 - compared with, never bound
 
 
@@ -134,6 +137,52 @@ def setup_logging(debug: bool) -> None:
     _LOGGER.addHandler(handler)
     _LOGGER.setLevel(logging.DEBUG if debug else logging.INFO)
     _LOGGER.propagate = False
+
+
+def human_size(size: int) -> str:
+    """Format a size for the log in decimal units, as the hub shows them: '63.2 MB', '4.8 kB'."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
+class Progress:
+    """Log a download's progress: the size, then every PROGRESS_STEP % or PROGRESS_INTERVAL s."""
+
+    def __init__(self, logger: logging.Logger, name: str, total: int | None) -> None:
+        """Start reporting the download of name (total bytes, None when unknown) to logger."""
+        self.logger = logger
+        self.name = name
+        self.total = total
+        self.done = 0
+        self.start = self.last_time = time.monotonic()
+        self.last_step = 0
+
+    def update(self, size: int) -> None:
+        """Count size more bytes; log when a step is crossed or the interval has passed."""
+        self.done += size
+        now = time.monotonic()
+        if self.total:
+            step = min(100, self.done * 100 // self.total) // PROGRESS_STEP * PROGRESS_STEP
+            if step > self.last_step or now - self.last_time >= PROGRESS_INTERVAL:
+                self.last_step = max(step, self.last_step)
+                self.last_time = now
+                percent = min(100, self.done * 100 // self.total)
+                self.logger.info(
+                    "%s: %d%% (%s of %s)",
+                    self.name, percent, human_size(self.done), human_size(self.total),
+                )  # fmt: skip
+        elif now - self.last_time >= PROGRESS_INTERVAL:
+            self.last_time = now
+            self.logger.info("%s: %s so far", self.name, human_size(self.done))
+
+    def finish(self) -> None:
+        """Log the size downloaded and the time taken."""
+        self.logger.info(
+            "Downloaded %s (%s) in %.1f s",
+            self.name, human_size(self.done), time.monotonic() - self.start,
+        )  # fmt: skip
 
 
 # Why a model could not be had, in the user's language.

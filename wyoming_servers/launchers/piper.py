@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import http.client
 import json
 import logging
 from pathlib import Path
@@ -19,8 +20,10 @@ import urllib.request
 
 from .common import (
     Env,
+    Progress,
     add_common_options,
     fail_missing,
+    human_size,
     reason,
     run_upstream,
     setup_logging,
@@ -40,9 +43,10 @@ DEFAULT_VOICE = "es_ES-davefx-medium"
 ENGINES = ("moxie", "piper")
 DEFAULT_ENGINE = "moxie"
 SUBDIR = "piper"
-# wyoming-piper's own download location (wyoming_piper.download.URL_FORMAT).
-URL_FORMAT = "https://huggingface.co/rhasspy/piper-voices/resolve/main/{file}"
+# wyoming-piper's own download location (wyoming_piper.download.URL_FORMAT), without "/{file}".
+DEFAULT_VOICES_URL = "https://huggingface.co/rhasspy/piper-voices/resolve/main"
 DOWNLOAD_TIMEOUT = 30.0
+CHUNK_SIZE = 64 * 1024
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="moxie: Moxie's fast TTS, moxie-tts (first clause first, abortable, preloaded); "
         f"piper: upstream wyoming-piper (default: {DEFAULT_ENGINE})",
     )
+    parser.add_argument(
+        "--voices-url",
+        metavar="URL",
+        default=ENV.get("VOICES_URL", DEFAULT_VOICES_URL),
+        help="Where catalogue voices download from: the folder of wyoming-piper's voices.json "
+        f"paths (default: {DEFAULT_VOICES_URL})",
+    )
     return parser
 
 
@@ -87,14 +98,47 @@ def catalog() -> dict[str, Any]:
     return voices
 
 
-def voice_urls(voice: str) -> dict[str, str]:
+def voice_urls(voice: str, base_url: str = DEFAULT_VOICES_URL) -> dict[str, str]:
     """Download URL of each file of a known voice (empty for custom voices)."""
     files = catalog().get(voice, {}).get("files", {})
+    base = base_url.rstrip("/")
     return {
-        Path(file).name: URL_FORMAT.format(file=urllib.parse.quote(file))
+        Path(file).name: f"{base}/{urllib.parse.quote(file)}"
         for file in files
         if file.endswith((".onnx", ".onnx.json"))
     }
+
+
+def _receive(url: str, part: Path) -> Progress:
+    """Write url's body to part, logging the size and progress; check the length."""
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:  # noqa: S310
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        name = part.name.removesuffix(".part")
+        _LOGGER.info(
+            "Downloading %s from %s (%s)",
+            name, url, human_size(total) if total is not None else "size unknown",
+        )  # fmt: skip
+        progress = Progress(_LOGGER, name, total)
+        with part.open("wb") as out:
+            while chunk := response.read(CHUNK_SIZE):
+                out.write(chunk)
+                progress.update(len(chunk))
+    if total is not None and progress.done != total:
+        raise OSError(f"{name}: got {progress.done} of {total} bytes")
+    return progress
+
+
+def fetch(url: str, target: Path) -> None:
+    """Download url to target (a .part file renamed at the end), logging its progress."""
+    part = target.with_name(target.name + ".part")
+    try:
+        progress = _receive(url, part)
+        part.replace(target)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    progress.finish()
 
 
 def download(urls: dict[str, str], folder: Path) -> str | None:
@@ -103,14 +147,9 @@ def download(urls: dict[str, str], folder: Path) -> str | None:
         target = folder / name
         if target.is_file() and target.stat().st_size > 0:
             continue
-        _LOGGER.info("Downloading %s", url)
-        part = target.with_name(name + ".part")
         try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:  # noqa: S310
-                part.write_bytes(response.read())
-            part.replace(target)
-        except OSError as err:
-            part.unlink(missing_ok=True)
+            fetch(url, target)
+        except (OSError, ValueError, http.client.HTTPException) as err:
             return reason("download_failed", error=err)
     return None
 
@@ -144,7 +183,7 @@ def ensure_voice(args: argparse.Namespace, folder: Path) -> None:
     files = voice_files(args.voice, folder)
     if all(path.is_file() for path in files):
         return
-    urls = voice_urls(args.voice)
+    urls = voice_urls(args.voice, args.voices_url)
     if args.offline:
         failure: str | None = reason("offline")
     elif not urls:

@@ -459,8 +459,8 @@ def choose_mic(port: int, wav: Path | None, watch: Path, kind: str) -> tuple[str
     if wav is not None:
         command += ["--wav", str(wav)]
     why = "no capture device (arecord with a card and wyoming-mic-external)"
-    if wav is not None:
-        why = f"--wav {wav}"
+    if kind == "file":
+        why = f"--wav {wav}" if wav is not None else "--mic file"
     return (
         "file-mic",
         command,
@@ -563,6 +563,11 @@ def main() -> None:
     voice, voice_why = choose_voice(data, args.voice)
     language = args.language or stored_language(args.config) or voice_language(voice)
     print(f"Moxie's voice: {voice_why}; Moxie speaks {language}")
+    if language != voice_language(voice):
+        print(
+            f"Warning: Moxie speaks {language} but the voice is {voice_language(voice)}: its "
+            "answers cannot be spoken. `scripts/develop --fresh` (or --voice) matches them."
+        )
     models = check_ollama(args.ollama)
     model = DEFAULT_MODEL if not models or DEFAULT_MODEL in models else models[0]
     wiring = Wiring(args.ollama, args.whisper_port, args.piper_port, args.mic_port, language, model)

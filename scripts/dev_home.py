@@ -473,11 +473,14 @@ def speech_plan(language: str, voice: str | None) -> tuple[str | None, str]:
     if spoken == language:
         default = name or "es_ES-davefx-medium"
         return None, f"Moxie speaks {language}: speech-to-text {language}, voice {default}"
+    names = {"es": "Spanish", "en": "English"}
+    shown = name or "es_ES-davefx-medium"
     return name, (
         f"Moxie speaks {language}: speech-to-text {language} (moxie-whisper); text-to-speech "
-        f"has no {language} voice, so Moxie's pipeline speaks with {name} ({spoken}, its "
-        f"language fallback): answers in {language} read by an {spoken} voice. "
-        f"--language {spoken} makes Moxie {spoken}; a {language} voice (--voice) matches them"
+        f"has no {language} voice, so Moxie's pipeline speaks with {shown} (its {spoken} "
+        f"fallback, pipeline.fallback_language): {names[language]} answers in the "
+        f"{names[spoken]} voice. `--fresh --language {spoken}` makes Moxie {names[spoken]}; "
+        f"a voice in {names[language]} (--voice) matches them"
     )
 
 

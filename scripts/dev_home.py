@@ -40,6 +40,7 @@ if str(Path(__file__).resolve().parent.parent) not in sys.path:  # run as script
 
 from custom_components.moxie.agent_flow import persona_prompt
 from custom_components.moxie.const import (
+    CONF_BARGE_IN,
     CONF_KEEP_ALIVE,
     CONF_MAX_HISTORY,
     CONF_MIC_HOST,
@@ -62,6 +63,9 @@ from custom_components.moxie.const import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+# PulseAudio/PipeWire's echo canceller of the dev home (the speaker add-on uses the same names).
+ECHO_SOURCE = "moxie_echo_cancel_source"
+ECHO_SINK = "moxie_echo_cancel_sink"
 CONFIGURATION = """\
 homeassistant:
   name: Moxie
@@ -104,6 +108,8 @@ class Wiring:
     model: str = DEFAULT_MODEL
     # The pipeline's voice (None: the one moxie-piper was started with).
     tts_voice: str | None = None
+    # Talking over Moxie interrupts it: only when the microphone does not hear Moxie's voice.
+    barge_in: bool = False
 
 
 def config_entry(
@@ -204,7 +210,11 @@ def seed_entries(mqtt_port: int, wiring: Wiring) -> list[dict[str, Any]]:
             moxie_data,
             "moxie",
             subentries=[agent_subentry("Moxie", wiring.language, wiring.model)],
-            options={CONF_MIC_HOST: LOOPBACK, CONF_MIC_PORT: wiring.mic_port},
+            options={
+                CONF_MIC_HOST: LOOPBACK,
+                CONF_MIC_PORT: wiring.mic_port,
+                CONF_BARGE_IN: wiring.barge_in,
+            },
         ),
     ]
 
@@ -228,6 +238,8 @@ def update_ports(entries: list[dict[str, Any]], mqtt_port: int, wiring: Wiring) 
                     put(entry["data"], "port", getattr(wiring, f"{kind}_port"))
         elif entry["domain"] == "moxie" and entry["options"].get(CONF_MIC_HOST) == LOOPBACK:
             put(entry["options"], CONF_MIC_PORT, wiring.mic_port)
+            # The dev home's microphone: barge-in follows its echo cancellation on this run.
+            put(entry["options"], CONF_BARGE_IN, wiring.barge_in)
     return changed
 
 
@@ -484,20 +496,58 @@ def speech_plan(language: str, voice: str | None) -> tuple[str | None, str]:
     )
 
 
-def choose_mic(port: int, wav: Path | None, watch: Path, kind: str) -> tuple[str, list[str], str]:
-    """Return the microphone's (name, command, why): the capture device, else moxie-file-mic."""
+def load_echo_cancel() -> tuple[str | None, str]:
+    """Load PulseAudio/PipeWire's echo canceller; return its module index (None: none) and why.
+
+    The speaker plays into its sink and the microphone records its source, so the microphone
+    does not hear Moxie's own voice and talking over Moxie can interrupt it (barge-in).
+    """
+    if not (shutil.which("pactl") and shutil.which("parecord")):
+        return None, "no PulseAudio/PipeWire (pactl, parecord): no echo cancellation"
+    command = ["pactl", "load-module", "module-echo-cancel"]
+    command += [f"source_name={ECHO_SOURCE}", f"sink_name={ECHO_SINK}"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return None, f"pactl load-module module-echo-cancel failed ({err})"
+    index = result.stdout.strip()
+    if result.returncode != 0 or not index:
+        detail = result.stderr.strip() or f"exit {result.returncode}"
+        return None, f"pactl load-module module-echo-cancel failed ({detail})"
+    return index, f"PulseAudio/PipeWire's echo canceller (module {index})"
+
+
+def unload_echo_cancel(index: str | None) -> None:
+    """Unload the echo canceller loaded by load_echo_cancel (the audio server keeps modules)."""
+    if index is not None:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(["pactl", "unload-module", index], timeout=10, check=False)
+
+
+def choose_mic(
+    port: int, wav: Path | None, watch: Path, kind: str, *, echo_cancel: bool = False
+) -> tuple[str, list[str], str]:
+    """Return the microphone's (name, command, why): the capture device, else moxie-file-mic.
+
+    With echo_cancel the capture device is the echo canceller's source (parecord).
+    """
     uri = f"tcp://{LOOPBACK}:{port}"
     external = venv_bin("wyoming-mic-external")
-    has_device = bool(shutil.which("arecord")) and _lists_card(["arecord", "-l"])
+    has_device = echo_cancel or (bool(shutil.which("arecord")) and _lists_card(["arecord", "-l"]))
     if kind == "device" or (
         kind == "auto" and wav is None and has_device and Path(external).exists()
     ):
+        program = "arecord -q -r 16000 -c 1 -f S16_LE -t raw"
+        if echo_cancel:
+            program = (
+                f"parecord --raw --format=s16le --rate=16000 --channels=1 --device={ECHO_SOURCE}"
+            )
         command = [
             external,
             "--uri",
             uri,
             "--program",
-            "arecord -q -r 16000 -c 1 -f S16_LE -t raw",
+            program,
             "--rate",
             "16000",
             "--width",
@@ -505,6 +555,8 @@ def choose_mic(port: int, wav: Path | None, watch: Path, kind: str) -> tuple[str
             "--channels",
             "1",
         ]
+        if echo_cancel:
+            return "mic", command, "the capture device without Moxie's voice (echo canceller)"
         return "mic", command, "the capture device (arecord through wyoming-mic-external)"
     command = [venv_bin("moxie-file-mic"), "--uri", uri, "--watch", str(watch)]
     if wav is not None:
@@ -622,8 +674,24 @@ def main() -> None:
     print(plan)
     models = check_ollama(args.ollama)
     model = DEFAULT_MODEL if not models or DEFAULT_MODEL in models else models[0]
+    sink, sink_why = (args.sink, "--sink") if args.sink else choose_sink(dev / "speaker")
+    kind = "file" if args.wav is not None else args.mic
+    echo: str | None = None
+    if sink == "paplay" and kind != "file":
+        echo, echo_why = load_echo_cancel()
+        print(f"Echo cancellation: {echo_why}")
+    print(
+        f"Barge-in (talking over Moxie interrupts it): {'on' if echo else 'off, no echo canceller'}"
+    )
     wiring = Wiring(
-        args.ollama, args.whisper_port, args.piper_port, args.mic_port, language, model, tts_voice
+        args.ollama,
+        args.whisper_port,
+        args.piper_port,
+        args.mic_port,
+        language,
+        model,
+        tts_voice,
+        barge_in=echo is not None,
     )
     prepare_config(args.config, args.mqtt_port, args.port, wiring)
 
@@ -644,7 +712,6 @@ def main() -> None:
             "moxie-whisper: the bundled multilingual Whisper base when base-int8 cannot be "
             "downloaded (see its log)"
         )
-        sink, sink_why = (args.sink, "--sink") if args.sink else choose_sink(dev / "speaker")
         print(f"moxie-speaker's sound: {sink} ({sink_why})")
         speaker = [
             venv_bin("moxie-speaker"),
@@ -661,9 +728,12 @@ def main() -> None:
             "--language",
             language,
         ]
-        services["moxie-speaker"] = start_service("moxie-speaker", speaker, logs)
-        kind = "file" if args.wav is not None else args.mic
-        name, mic, mic_why = choose_mic(args.mic_port, args.wav, dev / "mic", kind)
+        # With the echo canceller Moxie's voice goes through its sink, so the mic can drop it.
+        speaker_env = {"PULSE_SINK": ECHO_SINK} if echo else None
+        services["moxie-speaker"] = start_service("moxie-speaker", speaker, logs, speaker_env)
+        name, mic, mic_why = choose_mic(
+            args.mic_port, args.wav, dev / "mic", kind, echo_cancel=echo is not None
+        )
         print(f"Moxie's microphone on {LOOPBACK}:{args.mic_port}: {mic_why}")
         services[name] = start_service(name, mic, logs)
         stopping = watch_services(dict(services), logs)
@@ -685,6 +755,7 @@ def main() -> None:
     finally:
         stopping.set()
         stop_services(([hass] if hass is not None else []) + list(services.values())[::-1])
+        unload_echo_cancel(echo)
         print(f"Stopped Home Assistant and {len(services)} services (their logs: {logs})")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from pathlib import Path
 import re
 import shutil
@@ -21,16 +22,19 @@ from homeassistant.config import async_hass_config_yaml
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.moxie.const import CONF_MIC_HOST, CONF_MIC_PORT
+from custom_components.moxie.const import CONF_BARGE_IN, CONF_MIC_HOST, CONF_MIC_PORT
 from peers.ollama_server import OllamaServer
 from peers.process import ROOT, free_port, outside_free_port, wait_for_log
 from scripts.dev_home import (
+    ECHO_SOURCE,
     Wiring,
     check_ollama,
     choose_mic,
     choose_voice,
+    load_echo_cancel,
     prepare_config,
     speech_plan,
+    unload_echo_cancel,
     voice_language,
 )
 
@@ -111,7 +115,12 @@ async def test_storage_is_wired_as_after_a_users_setup(
     (moxie,) = entries["moxie"]
     assert moxie["data"]["url"] == "http://127.0.0.1:11500"
     assert moxie["data"]["language"] == "en"
-    assert moxie["options"] == {CONF_MIC_HOST: "127.0.0.1", CONF_MIC_PORT: 10601}
+    # No echo canceller in this wiring: talking over Moxie does not interrupt it.
+    assert moxie["options"] == {
+        CONF_MIC_HOST: "127.0.0.1",
+        CONF_MIC_PORT: 10601,
+        CONF_BARGE_IN: False,
+    }
     assert moxie["data"]["pipeline"] == {
         "stt_engine": "stt.faster_whisper",
         "tts_engine": "tts.moxie_tts",
@@ -156,6 +165,9 @@ def test_second_run_keeps_settings_and_moves_ports(
     assert second["mqtt"][0]["data"]["port"] == 1885
     assert sorted(e["data"]["port"] for e in second["wyoming"]) == [10202, 10302]
     assert second["moxie"][0]["options"][CONF_MIC_PORT] == 10602
+    # Barge-in follows this run's echo cancellation (the dev home's own microphone).
+    prepare_config(tmp_path, 1885, 8123, Wiring(mic_port=10602, barge_in=True))
+    assert _entries(tmp_path)["moxie"][0]["options"][CONF_BARGE_IN] is True
     assert "--fresh" not in capsys.readouterr().out
 
     # A configuration written before the speech wiring is kept, with a hint.
@@ -240,6 +252,60 @@ def test_voice_and_language_offline(tmp_path: Path) -> None:
     assert voice_language(None) == "es"
     assert speech_plan("es", None)[0] is None
     assert choose_voice(tmp_path, "en_GB-alan-low")[0] == "en_GB-alan-low"
+
+
+def _audio_server(bin_dir: Path, calls: Path, *, pactl_exit: int = 0) -> None:
+    """Stand-ins for PulseAudio's pactl and parecord (no audio server runs here): argv logged."""
+    bin_dir.mkdir()
+    pactl = bin_dir / "pactl"
+    pactl.write_text(
+        "#!/bin/sh\n"
+        f'echo "pactl $*" >> "{calls}"\n'
+        f'[ "$1" = load-module ] && [ {pactl_exit} = 0 ] && echo 42\n'
+        f"exit {pactl_exit}\n"
+    )
+    parecord = bin_dir / "parecord"
+    parecord.write_text("#!/bin/sh\nexit 0\n")
+    for program in (pactl, parecord):
+        program.chmod(0o755)
+
+
+def test_echo_cancel_with_an_audio_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With PulseAudio/PipeWire the mic records the echo canceller's source (barge-in safe)."""
+    calls = tmp_path / "calls"
+    _audio_server(tmp_path / "bin", calls)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    index, why = load_echo_cancel()
+    assert index == "42"
+    assert "echo canceller" in why
+    name, command, why = choose_mic(10600, None, tmp_path / "mic", "device", echo_cancel=True)
+    assert name == "mic"
+    program = command[command.index("--program") + 1]
+    assert program.startswith("parecord ")
+    assert f"--device={ECHO_SOURCE}" in program
+    unload_echo_cancel(index)
+    assert calls.read_text().splitlines() == [
+        (
+            "pactl load-module module-echo-cancel source_name=moxie_echo_cancel_source "
+            "sink_name=moxie_echo_cancel_sink"
+        ),
+        "pactl unload-module 42",
+    ]
+
+
+def test_no_echo_cancel_when_the_audio_server_refuses_or_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audio server refusing it, or none: no echo canceller, said why (barge-in off)."""
+    _audio_server(tmp_path / "bin", tmp_path / "calls", pactl_exit=1)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    index, why = load_echo_cancel()
+    assert index is None
+    assert "failed" in why
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    index, why = load_echo_cancel()
+    assert index is None
+    assert "no PulseAudio" in why
 
 
 def test_file_mic_without_a_capture_device(tmp_path: Path) -> None:

@@ -96,7 +96,10 @@ class AssistantStatus:
         if (task := self._answers[answer]) is not None:
             task.cancel()
         self._answers[answer] = self.hass.async_create_background_task(
-            self._async_heard(answer, spoken_ids), "moxie status idle"
+            # Not started eagerly: the task forgets the answer, which must be kept first.
+            self._async_heard(answer, spoken_ids),
+            "moxie status idle",
+            eager_start=False,
         )
 
     async def _async_heard(self, answer: object, spoken_ids: list[str]) -> None:
@@ -133,14 +136,20 @@ class AssistantStatus:
             self.hass.async_create_background_task(self._async_sync(), "moxie status")
 
     async def _async_sync(self) -> None:
-        """Publish the current state (retained) if it changed; broker problems are logged."""
+        """Publish the current state (retained) until what is published is the state.
+
+        A change during a publish (the speaker said a short line at once) is published next,
+        so the last state published is always the current one. Broker problems are logged.
+        """
         async with self._lock:
-            self.state = state = self._compute()
-            if state == self._published:
-                return
-            try:
-                await mqtt.async_publish(self.hass, self.topics.status, state, qos=1, retain=True)
-            except HomeAssistantError as err:
-                _LOGGER.warning("Could not publish Moxie's status %s: %s", state, err)
-                return
-            self._published = state
+            while (state := self._compute()) != self._published:
+                self.state = state
+                try:
+                    await mqtt.async_publish(
+                        self.hass, self.topics.status, state, qos=1, retain=True
+                    )
+                except HomeAssistantError as err:
+                    _LOGGER.warning("Could not publish Moxie's status %s: %s", state, err)
+                    return
+                self._published = state
+            self.state = state

@@ -138,7 +138,7 @@ class RealHome:
                 "Moxie",
                 {"name": "Moxie", "base_topic": "moxie", "language": "es", "url": self.ollama_url},
                 "moxie",
-                [agent],
+                subentries=[agent],
             ),
         ]
         storage = self.config / ".storage"

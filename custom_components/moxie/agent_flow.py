@@ -47,6 +47,13 @@ from .const import (
     PLAYBACK_OPTIONS,
     SUBENTRY_AGENT,
 )
+from .memory import (
+    CONF_MEMORY_NOTICE,
+    CONF_MEMORY_RETENTION_DAYS,
+    DEFAULT_MEMORY_NOTICE,
+    DEFAULT_MEMORY_RETENTION_DAYS,
+    NOTICE_OPTIONS,
+)
 from .models import MoxieConfigEntry
 from .persona import base_language, persona_prompt
 
@@ -96,6 +103,8 @@ def agent_defaults(hass: HomeAssistant, language: str, model: str) -> dict[str, 
         CONF_THINK: DEFAULT_THINK,
         CONF_TAKEOVER_MINUTES: DEFAULT_TAKEOVER_MINUTES,
         CONF_SPEAKER_PLAYBACK: DEFAULT_SPEAKER_PLAYBACK,
+        CONF_MEMORY_NOTICE: DEFAULT_MEMORY_NOTICE,
+        CONF_MEMORY_RETENTION_DAYS: DEFAULT_MEMORY_RETENTION_DAYS,
     }
 
 
@@ -176,6 +185,16 @@ def agent_schema(
                 )
             )
         )
+        notice = options.get(CONF_MEMORY_NOTICE, DEFAULT_MEMORY_NOTICE)
+        schema[vol.Optional(CONF_MEMORY_NOTICE, description={"suggested_value": notice})] = (
+            SelectSelector(
+                SelectSelectorConfig(options=NOTICE_OPTIONS, translation_key=CONF_MEMORY_NOTICE)
+            )
+        )
+        retention = options.get(CONF_MEMORY_RETENTION_DAYS, DEFAULT_MEMORY_RETENTION_DAYS)
+        schema[
+            vol.Optional(CONF_MEMORY_RETENTION_DAYS, description={"suggested_value": retention})
+        ] = _box(0, 3650)
     return vol.Schema(schema)
 
 

@@ -124,6 +124,8 @@ class Brain:
         self.models: list[str] = []
         self.problem: Problem | None = None
         self.missing_models: set[str] = set()
+        # What each model can do (Ollama's /api/show capabilities), asked once per model.
+        self._capabilities: dict[str, set[str]] = {}
         self._recheck: CALLBACK_TYPE | None = None
         self.start_task: asyncio.Task[bool] | None = None
 
@@ -205,6 +207,19 @@ class Brain:
         except OLLAMA_ERRORS as err:
             raise as_brain_error(err, model) from err
         await self.async_check()
+
+    async def async_calls_tools(self, model: str) -> bool:
+        """Whether model calls tools (asked once; assumed when Ollama cannot tell)."""
+        if model not in self._capabilities:
+            try:
+                shown = await self.client.show(model)
+            except OLLAMA_ERRORS as err:
+                _LOGGER.debug("Cannot read the capabilities of %s: %s", model, err)
+                return True
+            if shown.capabilities is None:
+                return True
+            self._capabilities[model] = set(shown.capabilities)
+        return "tools" in self._capabilities[model]
 
     async def _async_recheck(self, _now: object) -> None:
         await self.async_check()

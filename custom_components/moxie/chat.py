@@ -212,11 +212,13 @@ async def async_stream_answer(
     on_content: Callable[[str], None],
     *,
     structure: probatio.Schema | None = None,
+    memory_prompt: str | None = None,
 ) -> bool:
     """Stream the model's answer into the chat log, running tools in a bounded loop.
 
     `options` are the agent's (model, max_history, keep_alive, num_ctx, think); `structure`
-    asks Ollama for JSON following that schema. Returns False when the model still called tools
+    asks Ollama for JSON following that schema; `memory_prompt` is added to the system prompt of
+    this turn only (the chat log keeps none of it). Returns False when the model still called tools
     after MAX_TOOL_ITERATIONS rounds; raises BrainError when Ollama fails.
     """
     model: str = options[CONF_MODEL]
@@ -239,6 +241,9 @@ async def async_stream_answer(
         [to_message(content) for content in chat_log.content],
         int(options.get(CONF_MAX_HISTORY, DEFAULT_MAX_HISTORY)),
     )
+    if memory_prompt and messages and messages[0].role == "system":
+        system = f"{messages[0].content or ''}\n{memory_prompt}"
+        messages[0] = ollama.Message(role="system", content=system)
     for _round in range(MAX_TOOL_ITERATIONS):
         try:
             stream = await brain.client.chat(

@@ -9,7 +9,7 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LLM_HASS_API, CONF_MODEL, CONF_PROMPT, MATCH_ALL
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import intent
+from homeassistant.helpers import intent, llm
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .answer import AnswerSpeaker, speaker_playback
@@ -18,6 +18,8 @@ from .chat import async_stream_answer
 from .const import CONF_SPEAKER_PLAYBACK, DEFAULT_SPEAKER_PLAYBACK, DOMAIN, SUBENTRY_AGENT
 from .conversation_log import log_turn
 from .entity import MoxieEntity, base_entity_id_changed
+from .memory import CONF_MEMORY_NOTICE, DEFAULT_MEMORY_NOTICE, scope_of
+from .memory_llm import MemoryAPI, memory_api_id, memory_prompt, memory_tools
 from .models import MoxieConfigEntry
 from .persona import Line, line, persona_prompt
 
@@ -122,10 +124,15 @@ class MoxieConversationEntity(
             return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
         settings = self.subentry.data
+        # Moxie's own memory is added below (scoped to the speaker), never twice.
+        configured = settings.get(CONF_LLM_HASS_API) or []
+        if isinstance(configured, str):
+            configured = [configured]
+        apis = [api for api in configured if api != memory_api_id(self.entry.entry_id)] or None
         try:
             await chat_log.async_provide_llm_data(
                 user_input.as_llm_context(DOMAIN),
-                settings.get(CONF_LLM_HASS_API),
+                apis,
                 settings.get(CONF_PROMPT) or persona_prompt(language),
                 user_input.extra_system_prompt,
             )
@@ -134,7 +141,8 @@ class MoxieConversationEntity(
 
         await speaker.async_think()
         try:
-            await self._async_answer(chat_log, speaker, language)
+            remembered = await self._async_memory(user_input, chat_log)
+            await self._async_answer(chat_log, speaker, language, remembered)
         except BrainError as err:
             self.brain.async_report_problem(err)
             return await self._async_problem_result(user_input, chat_log, speaker, err)
@@ -143,12 +151,50 @@ class MoxieConversationEntity(
         self.brain.async_report_ok(settings[CONF_MODEL])
         return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
+    async def _async_memory(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> str | None:
+        """Offer what Moxie remembers of the speaker, and memory tools when the model calls tools.
+
+        Only the speaker's memories and the household's are offered, a few at a time (the ones
+        the question is about), so the prompt stays small however much Moxie remembers.
+        """
+        store = self.entry.runtime_data.memory
+        if store is None or not store.enabled:
+            return None
+        llm_context = user_input.as_llm_context(DOMAIN)
+        offered = store.for_prompt(scope_of(llm_context), user_input.text)
+        notice: str | None = None
+        if await self.brain.async_calls_tools(self.subentry.data[CONF_MODEL]):
+            notice = self.subentry.data.get(CONF_MEMORY_NOTICE, DEFAULT_MEMORY_NOTICE)
+            tools = memory_tools(store)
+            if chat_log.llm_api is None:
+                api = MemoryAPI(
+                    hass=self.hass,
+                    id=memory_api_id(self.entry.entry_id),
+                    name=f"{self.entry.title} memory",
+                    store=store,
+                )
+                chat_log.llm_api = llm.APIInstance(api, "", llm_context, tools)
+            else:
+                chat_log.llm_api.tools.extend(tools)
+        return memory_prompt(offered, user_input.language, notice) or None
+
     async def _async_answer(
-        self, chat_log: conversation.ChatLog, speaker: AnswerSpeaker, language: str
+        self,
+        chat_log: conversation.ChatLog,
+        speaker: AnswerSpeaker,
+        language: str,
+        remembered: str | None = None,
     ) -> None:
         """Stream the model's answer into the chat log and the mirror; tools run in a loop."""
         if await async_stream_answer(
-            self.brain, self.subentry.data, chat_log, self.entity_id, speaker.feed
+            self.brain,
+            self.subentry.data,
+            chat_log,
+            self.entity_id,
+            speaker.feed,
+            memory_prompt=remembered,
         ):
             return
         text = line("too_many_steps", language)

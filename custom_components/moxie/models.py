@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .brain import Brain
     from .conversation_log import ConversationLog
     from .discovery import MoxieDiscovery
+    from .memory import MemoryStore
     from .mirror import SpeechMirror
     from .pipeline import MoxiePipeline
     from .speaker_watch import SpeakerWatch
@@ -41,6 +42,8 @@ class MoxieData:
     pipeline: MoxiePipeline | None = None
     # The conversation kept for the Moxie card (questions, answers, everything Moxie said).
     conversation_log: ConversationLog | None = None
+    # What Moxie remembers of each person (Moxie's memory).
+    memory: MemoryStore | None = None
     # Moxie's voice satellite as its entities share it (the Listen button asks it to listen).
     satellite_device: SatelliteDevice = field(default_factory=SatelliteDevice)
 

@@ -1,4 +1,4 @@
-"""Moxie's actions: moxie.say, moxie.stop and moxie.clear_conversation."""
+"""Moxie's actions: moxie.say, moxie.stop, moxie.clear_conversation and moxie.forget."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from .models import MoxieConfigEntry
 from .speech_core import DEFAULT_PRIORITY, SOURCE_ACTION
 
 SERVICE_CLEAR_CONVERSATION = "clear_conversation"
+SERVICE_FORGET = "forget"
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_TEXT = "text"
@@ -27,6 +28,9 @@ ATTR_PRIORITY = "priority"
 ATTR_LANGUAGE = "language"
 ATTR_REASON = "reason"
 ATTR_CLEAR_QUEUE = "clear_queue"
+ATTR_MEMORY_ID = "memory_id"
+ATTR_SCOPE = "scope"
+ATTR_EVERYTHING = "everything"
 
 SAY_SCHEMA = vol.Schema(
     {
@@ -40,6 +44,14 @@ SAY_SCHEMA = vol.Schema(
     }
 )
 CLEAR_SCHEMA = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
+FORGET_SCHEMA = vol.Schema(
+    {
+        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_MEMORY_ID): cv.string,
+        vol.Optional(ATTR_SCOPE): cv.string,
+        vol.Optional(ATTR_EVERYTHING, default=False): cv.boolean,
+    }
+)
 STOP_SCHEMA = vol.Schema(
     {
         vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -97,6 +109,26 @@ async def _async_clear_conversation(call: ServiceCall) -> None:
         await log.async_clear()
 
 
+async def _async_forget(call: ServiceCall) -> ServiceResponse:
+    """Forget one memory, every memory of a person (scope), or everything Moxie remembers."""
+    entry = _entry_for(call.hass, call)
+    if (store := entry.runtime_data.memory) is None:
+        return {"forgotten": 0}
+    if memory_id := call.data.get(ATTR_MEMORY_ID):
+        if not store.async_delete(memory_id):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="memory_not_found",
+                translation_placeholders={"memory_id": memory_id},
+            )
+        return {"forgotten": 1}
+    if scope := call.data.get(ATTR_SCOPE):
+        return {"forgotten": store.async_clear(scope)}
+    if call.data[ATTR_EVERYTHING]:
+        return {"forgotten": store.async_clear()}
+    raise ServiceValidationError(translation_domain=DOMAIN, translation_key="forget_what")
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, for every Moxie entry)."""
@@ -110,4 +142,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, SERVICE_STOP, _async_stop, schema=STOP_SCHEMA)
     hass.services.async_register(
         DOMAIN, SERVICE_CLEAR_CONVERSATION, _async_clear_conversation, schema=CLEAR_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_FORGET,
+        _async_forget,
+        schema=FORGET_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
     )

@@ -10,7 +10,7 @@ Small on purpose (a household keeps hundreds of memories, not millions): words a
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 import functools
 import math
 import re
@@ -26,7 +26,8 @@ unos unas y ya yo cual cuales como donde cuando hay ha he han era fue ser estar 
 what which who whom whose is are was were be been am the a an and or of to in on at for
 with my your his her its our their me you he she it we they i do does did have has had
 not no this that these those there here about from by as so if than then too very can
-will would should tell know remember recuerdas sabes dime acuerdas s
+will would should tell know remember recuerdas sabes dime acuerdas im ive id ill dont
+doesnt didnt cant isnt arent wont whats thats
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 
@@ -82,7 +83,7 @@ def _canonical(stem: str) -> str:
 
 def terms(text: str) -> list[str]:
     """Return the searchable terms of text."""
-    folded = fold(text)
+    folded = fold(text).replace("'", "").replace("\u2019", "")  # "I'm" is one word
     for pattern, term in PHRASES:
         folded = pattern.sub(term, folded)
     return [_canonical(_stem(word)) for word in _WORD.findall(folded) if word not in STOP_WORDS]
@@ -94,13 +95,18 @@ class Index:
     K1 = 1.2
     B = 0.75
 
-    def __init__(self, documents: Iterable[tuple[str, str]]) -> None:
-        """Index (key, text) pairs."""
+    def __init__(
+        self,
+        documents: Iterable[tuple[str, str]],
+        analyze: Callable[[str], list[str]] = terms,
+    ) -> None:
+        """Index (key, text) pairs; `analyze` turns a text into terms (Moxie's by default)."""
+        self.analyze = analyze
         self.keys: list[str] = []
         self._bags: list[Counter[str]] = []
         frequency: Counter[str] = Counter()
         for key, text in documents:
-            bag = Counter(terms(text))
+            bag = Counter(analyze(text))
             self.keys.append(key)
             self._bags.append(bag)
             frequency.update(bag.keys())
@@ -115,7 +121,7 @@ class Index:
 
     def scores(self, query: str) -> list[tuple[str, float]]:
         """Return (key, score) of the documents sharing a term with query, best first."""
-        wanted = set(terms(query))
+        wanted = set(self.analyze(query))
         results: list[tuple[str, float]] = []
         for key, bag, length in zip(self.keys, self._bags, self._lengths, strict=True):
             score = 0.0

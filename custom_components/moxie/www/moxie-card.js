@@ -5,6 +5,8 @@
  * Data: the websocket subscription `moxie/conversation/subscribe` and the entities it names.
  * The conversation is for administrators: other users get the entities from `moxie/card/get`
  * and see the status and controls, with a note where the conversation would be.
+ * Administrators also see Moxie's memory (`moxie/memory/subscribe`): every memory by person,
+ * with when it was learned and last used, to correct, delete, or erase all of a person's.
  */
 
 const STRINGS = {
@@ -50,6 +52,21 @@ const STRINGS = {
     askedVia: "asked via",
     today: "today",
     yesterday: "yesterday",
+    memories: "What Moxie remembers",
+    noMemories: "Moxie remembers nothing yet.",
+    memoryOff: "Moxie's memory is off (keep memories: 0 days in its brain's options).",
+    household: "The whole household",
+    someone: "Someone",
+    learned: "learned",
+    used: "last used",
+    notUsed: "not used yet",
+    until: "until",
+    edit: "Edit",
+    save: "Save",
+    cancel: "Cancel",
+    forget: "Delete",
+    eraseAll: (who) => `Erase all of ${who}`,
+    sure: "Tap again to erase everything",
   },
   es: {
     name: "Moxie",
@@ -93,6 +110,21 @@ const STRINGS = {
     askedVia: "desde",
     today: "hoy",
     yesterday: "ayer",
+    memories: "Lo que Moxie recuerda",
+    noMemories: "Moxie todavía no recuerda nada.",
+    memoryOff: "La memoria de Moxie está desactivada (guardar recuerdos: 0 días en las opciones de su cerebro).",
+    household: "Toda la casa",
+    someone: "Alguien",
+    learned: "aprendido",
+    used: "usado",
+    notUsed: "sin usar todavía",
+    until: "hasta",
+    edit: "Editar",
+    save: "Guardar",
+    cancel: "Cancelar",
+    forget: "Borrar",
+    eraseAll: (who) => `Borrar todo de ${who}`,
+    sure: "Pulsa otra vez para borrarlo todo",
   },
 };
 
@@ -174,6 +206,20 @@ const STYLE = `
   .controls label { display: flex; align-items: center; gap: 8px; flex: 1; min-width: 10em; }
   .controls input[type=range] { flex: 1; }
   .note { margin-top: 8px; font-size: 0.75em; color: var(--secondary-text-color, #666); }
+  .memories { display: flex; flex-direction: column; gap: 12px; }
+  .person { border: 1px solid var(--divider-color, #ddd); border-radius: 12px; padding: 8px 10px; }
+  .person .who { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; font-weight: 600; }
+  .person .who span { flex: 1; min-width: 8em; }
+  .memory { display: flex; gap: 8px; align-items: flex-start; flex-wrap: wrap; padding: 6px 0;
+    border-top: 1px solid var(--divider-color, #eee); }
+  .memory .what { flex: 1; min-width: 10em; }
+  .memory .text { white-space: pre-wrap; word-wrap: break-word; }
+  .memory input { width: 100%; box-sizing: border-box; font: inherit; padding: 6px 8px; border-radius: 8px;
+    border: 1px solid var(--divider-color, #ccc); background: var(--card-background-color, #fff);
+    color: var(--primary-text-color, #222); }
+  button.small { padding: 4px 10px; font-size: 0.85em; }
+  button.forget, button.erase-all { background: var(--error-color, #db4437); }
+  button.cancel { background: var(--secondary-background-color, #eee); color: var(--primary-text-color, #222); }
 `;
 
 class MoxieCard extends HTMLElement {
@@ -192,6 +238,10 @@ class MoxieCard extends HTMLElement {
     this._subscribing = false;
     this._lastKey = "";
     this._stick = true;
+    this._memory = null;
+    this._memoryUnsubscribe = null;
+    this._editing = null;
+    this._erasing = null;
   }
 
   static getConfigElement() {
@@ -266,6 +316,36 @@ class MoxieCard extends HTMLElement {
       this._unsubscribe = null;
       unsubscribe.then((fn) => fn()).catch(() => {});
     }
+    this._stopMemory();
+  }
+
+  _stopMemory() {
+    if (this._memoryUnsubscribe) {
+      const unsubscribe = this._memoryUnsubscribe;
+      this._memoryUnsubscribe = null;
+      unsubscribe.then((fn) => fn()).catch(() => {});
+    }
+  }
+
+  /* Administrators: every memory of this Moxie, again after each change. */
+  _subscribeMemory() {
+    this._stopMemory();
+    const message = { type: "moxie/memory/subscribe" };
+    if (this._config.device_id) message.device_id = this._config.device_id;
+    const subscription = this._hass.connection.subscribeMessage((event) => {
+      this._memory = event;
+      this._render();
+    }, message);
+    this._memoryUnsubscribe = subscription;
+    subscription.catch(() => {
+      this._memoryUnsubscribe = null;
+      this._memory = null;
+    });
+  }
+
+  _memoryCall(message) {
+    if (this._config.device_id) message.device_id = this._config.device_id;
+    return this._hass.callWS(message);
   }
 
   _resubscribe() {
@@ -291,6 +371,7 @@ class MoxieCard extends HTMLElement {
       .then(() => {
         this._error = null;
         this._subscribing = false;
+        this._subscribeMemory();
       })
       .catch((err) => {
         this._unsubscribe = null;
@@ -341,6 +422,7 @@ class MoxieCard extends HTMLElement {
     } else if (event.type === "unloaded") {
       // The entry is reloading: follow the new one.
       this._unsubscribe = null;
+      this._stopMemory();
       setTimeout(() => this._resubscribe(), 1500);
       return;
     }
@@ -419,6 +501,8 @@ class MoxieCard extends HTMLElement {
     const previousInput = root.querySelector(".puppet input");
     const focused = previousInput && root.activeElement === previousInput;
     const draft = previousInput ? previousInput.value : "";
+    const previousEditor = root.querySelector(".memory input");
+    const editorFocused = previousEditor && root.activeElement === previousEditor;
 
     const card = h("ha-card", { class: "card" });
     const body = [];
@@ -539,6 +623,7 @@ class MoxieCard extends HTMLElement {
       controls.append(h("label", { class: "volume" }, t.volume, slider));
     }
     body.push(controls);
+    if (!this._adminOnly && this._memory) body.push(...this._memorySection());
 
     card.append(...body);
     root.replaceChildren(h("style", {}, STYLE), card);
@@ -547,6 +632,114 @@ class MoxieCard extends HTMLElement {
       log.scrollTop = log.scrollHeight;
     });
     if (focused) root.querySelector(".puppet input").focus();
+    const editor = root.querySelector(".memory input");
+    if (editor && this._editing && (this._editing.focus || editorFocused)) {
+      this._editing.focus = false;
+      editor.focus();
+    }
+  }
+
+  _memorySection() {
+    const t = this._t;
+    const section = [h("h3", { class: "memories-title" }, t.memories)];
+    const memories = this._memory.memories || [];
+    if (!this._memory.retention_days) section.push(h("div", { class: "note memory-off" }, t.memoryOff));
+    if (memories.length === 0) {
+      section.push(h("div", { class: "empty no-memories" }, t.noMemories));
+      return section;
+    }
+    const people = new Map();
+    for (const memory of memories) {
+      if (!people.has(memory.scope)) people.set(memory.scope, []);
+      people.get(memory.scope).push(memory);
+    }
+    const list = h("div", { class: "memories" });
+    for (const [scope, own] of people) {
+      const first = own[0];
+      const who = first.kind === "household" ? t.household : first.who || t.someone;
+      const sure = this._erasing === scope;
+      list.append(
+        h(
+          "div",
+          { class: "person", "data-scope": scope },
+          h(
+            "div",
+            { class: "who" },
+            h("span", {}, who),
+            h(
+              "button",
+              {
+                class: "small erase-all",
+                onclick: () => {
+                  if (!sure) {
+                    this._erasing = scope;
+                    this._render();
+                    return;
+                  }
+                  this._erasing = null;
+                  this._memoryCall({ type: "moxie/memory/clear", scope });
+                },
+              },
+              sure ? t.sure : t.eraseAll(who),
+            ),
+          ),
+          own.map((memory) => this._memoryRow(memory)),
+        ),
+      );
+    }
+    section.push(list);
+    return section;
+  }
+
+  _memoryRow(memory) {
+    const t = this._t;
+    const editing = this._editing && this._editing.id === memory.id;
+    const meta = [
+      `${t.learned} ${this._time(memory.created)}`,
+      memory.last_used ? `${t.used} ${this._time(memory.last_used)}` : t.notUsed,
+    ];
+    if (memory.expires) {
+      const end = new Date(new Date(memory.expires).getTime() - 1);
+      meta.push(`${t.until} ${end.toLocaleDateString(language(this._hass), { day: "numeric", month: "short" })}`);
+    }
+    const save = () => {
+      const text = this._editing.draft.trim();
+      this._editing = null;
+      if (text && text !== memory.text) this._memoryCall({ type: "moxie/memory/update", memory_id: memory.id, text });
+      this._render();
+    };
+    let what;
+    let buttons;
+    if (editing) {
+      const input = h("input", {
+        type: "text",
+        maxLength: 300,
+        value: this._editing.draft,
+        "aria-label": t.edit,
+        oninput: (ev) => {
+          this._editing.draft = ev.target.value;
+        },
+        onkeydown: (ev) => {
+          if (ev.key === "Enter" && !ev.isComposing) save();
+          else if (ev.key === "Escape") {
+            this._editing = null;
+            this._render();
+          }
+        },
+      });
+      what = h("div", { class: "what" }, input);
+      buttons = [
+        h("button", { class: "small save", onclick: save }, t.save),
+        h("button", { class: "small cancel", onclick: () => { this._editing = null; this._render(); } }, t.cancel),
+      ];
+    } else {
+      what = h("div", { class: "what" }, h("div", { class: "text" }, memory.text), h("div", { class: "meta" }, meta.join(" · ")));
+      buttons = [
+        h("button", { class: "small edit", onclick: () => { this._editing = { id: memory.id, draft: memory.text, focus: true }; this._render(); } }, t.edit),
+        h("button", { class: "small forget", onclick: () => this._memoryCall({ type: "moxie/memory/delete", memory_id: memory.id }) }, t.forget),
+      ];
+    }
+    return h("div", { class: "memory", "data-id": memory.id }, what, ...buttons);
   }
 }
 

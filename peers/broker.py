@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import os
 from pathlib import Path
 import shutil
@@ -14,11 +15,49 @@ import time
 from peers.process import free_port
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A self-signed certificate authority and a server certificate it signed (PEM files)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(workdir: Path, host: str = "127.0.0.1") -> TlsFiles:
+    """Create a CA and a server certificate for host with openssl, as OpenMoxie's setup does.
+
+    (OpenMoxie's Mosquitto listens on 8883 with self-signed keys.)
+    """
+    openssl = shutil.which("openssl") or "/usr/bin/openssl"
+    ca_key, ca, key, csr, cert = (
+        workdir / name for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    )
+    ext = workdir / "server.ext"
+    ext.write_text(f"subjectAltName=IP:{host},DNS:localhost\n", encoding="utf-8")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Moxie test CA",
+        "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={host}", "-keyout", str(key),
+        "-out", str(csr))  # fmt: skip
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+    return TlsFiles(ca=ca, cert=cert, key=key)
+
+
 class Mosquitto:
     """Start, stop and restart a real mosquitto on 127.0.0.1 (same port across restarts)."""
 
-    def __init__(self, workdir: Path, *, persistence: bool = True) -> None:
-        """Prepare a broker whose config, log and persistence live in workdir."""
+    def __init__(
+        self, workdir: Path, *, persistence: bool = True, tls: TlsFiles | None = None
+    ) -> None:
+        """Prepare a broker whose config, log and persistence live in workdir.
+
+        With tls, its one listener speaks TLS with that certificate (anonymous clients).
+        """
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise RuntimeError("mosquitto is not installed (apt-get install -y mosquitto)")
@@ -35,6 +74,9 @@ class Mosquitto:
             "log_type all",
             "max_queued_messages 100000",
         ]
+        self.tls = tls
+        if tls is not None:
+            lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
         if os.geteuid() == 0:
             # As root, mosquitto would drop to its own user, which cannot write in pytest's
             # private temporary folders.

@@ -22,7 +22,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .assistant_status import AssistantStatus
-from .const import DOMAIN, PLAYBACK_ALWAYS, PLAYBACK_AUTOMATIC
+from .const import DOMAIN, PLAYBACK_ALWAYS, PLAYBACK_AUTOMATIC, ROBOT_UNIQUE_SUFFIX
 from .mirror import SpeechMirror
 from .speech_core import SOURCE_ASSISTANT, Cut, StopRequest, TextBuffer, new_id, speakable
 
@@ -50,7 +50,13 @@ def speaker_playback(
     asked_by_satellite = satellite is not None or user_input.device_id is not None
     if satellite is not None:
         entity = er.async_get(hass).async_get(satellite)
-        if entity is not None and entity.platform == DOMAIN:
+        if (
+            entity is not None
+            and entity.platform == DOMAIN
+            and not entity.unique_id.endswith(ROBOT_UNIQUE_SUFFIX)
+        ):
+            # Moxie's own satellite: Moxie's speaker voices its answers. (The robot Moxie
+            # serves is a satellite like any other: it says its answers itself.)
             satellite, asked_by_satellite = None, False
     elif user_input.device_id is not None:
         device = dr.async_get(hass).async_get(user_input.device_id)

@@ -61,6 +61,8 @@ from .ha_private import (
     show_satellite_state,
 )
 from .models import MoxieConfigEntry
+from .robot import robot_settings
+from .robot_satellite import RobotSatellite
 from .satellite_audio import PreRoll, SpeechStart
 from .satellite_device import SatelliteCallbacks
 from .satellite_entity import MoxieSatelliteEntity, satellite_unique_id
@@ -83,8 +85,11 @@ async def async_setup_entry(
     entry: MoxieConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add Moxie's satellite."""
-    async_add_entities([MoxieSatellite(entry)])
+    """Add Moxie's satellite, and the robot Moxie serves when Robot Moxie is on."""
+    entities: list[AssistSatelliteEntity] = [MoxieSatellite(entry)]
+    if (robot := robot_settings(entry.options)) is not None:
+        entities.append(RobotSatellite(entry, robot))
+    async_add_entities(entities)
 
 
 def mic_address(entry: ConfigEntry) -> tuple[str, int] | None:

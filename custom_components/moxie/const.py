@@ -62,3 +62,15 @@ CONNECT_TIMEOUT: Final = 10.0
 RECHECK_INTERVAL: Final = 30.0
 # Max rounds of model -> tools -> model in one answer.
 MAX_TOOL_ITERATIONS: Final = 10
+
+# Robot Moxie (OpenMoxie): the robot's broker and device id (entry options, robot_flow.py).
+CONF_ROBOT_ENABLED: Final = "robot_enabled"
+CONF_ROBOT_HOST: Final = "robot_host"
+CONF_ROBOT_PORT: Final = "robot_port"
+CONF_ROBOT_TLS: Final = "robot_tls"
+CONF_ROBOT_CA_FILE: Final = "robot_ca_file"
+CONF_ROBOT_INSECURE: Final = "robot_insecure"
+CONF_ROBOT_DEVICE_ID: Final = "robot_device_id"
+DEFAULT_ROBOT_PORT: Final = 8883
+# The robot satellite's unique id is `<entry id>-robot`: a satellite whose answers the robot says.
+ROBOT_UNIQUE_SUFFIX: Final = "-robot"

@@ -71,7 +71,7 @@ async def pipeline_options(hass: HomeAssistant, entry: MockConfigEntry) -> dict[
     """Configure > Moxie's Assist pipeline, as a user opens it from the options menu."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    assert list(result["menu_options"]) == ["microphone", "pipeline"]
+    assert list(result["menu_options"]) == ["microphone", "pipeline", "robot"]
     return await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "pipeline"}
     )

@@ -1,0 +1,186 @@
+"""Robot Moxie: a simulated robot served by Moxie over the robot's own broker.
+
+The robot is peers.robot_sim (written from OpenMoxie's protocol); real Home Assistant, real
+Mosquitto (house and robot), real Whisper tiny.en hearing joe's voice, the loopback Ollama.
+"""
+
+# ruff: noqa: F811 (the fixtures imported from the helpers are test parameters)
+from __future__ import annotations
+
+from pathlib import Path
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from peers.broker import Mosquitto
+from peers.mqtt import MqttProbe
+from peers.ollama_server import ChatReply, OllamaServer
+from peers.robot_sim import REQUEST_NAME, RobotSim, encode_stt_request
+from peers.voices import SENTENCE, joe_pcm16, same_words_but_name
+from tests.moxie.pipeline_helpers import (  # noqa: F401
+    english_moxie,
+    pipeline_settings,
+    plain_speaker_heard,
+    wyoming,
+)
+from tests.moxie.robot_helpers import (  # noqa: F401
+    ROBOT,
+    assert_valid_markup,
+    robot,
+    robot_broker,
+    robot_tls,
+    serve_robot,
+)
+
+ANSWER = "The kitchen light is on. Once upon a time, the stars sang."
+QUIET = b"\x00\x00" * 16000  # one second of silence after the question
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+@pytest.mark.parametrize("robot_tls", [False, True], ids=["plain", "tls"])
+async def test_robot_turn_through_moxie(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """The robot's question is heard by Moxie's pipeline and answered by Moxie's agent."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    ollama_server.replies.append(ChatReply(content=ANSWER))
+
+    utterance = await robot.say_to_robot(joe_pcm16(SENTENCE) + QUIET)
+    heard = await robot.stt_response(utterance)
+    assert heard.type == 1  # FINAL
+    assert heard.uuid == utterance
+    assert heard.error_code == 0
+    assert same_words_but_name(heard.speech), heard.speech
+    assert heard.language == "en"
+
+    reply = await robot.chat(heard.speech, event_id="evt-42")
+    assert reply["command"] == "remote_chat"
+    assert reply["event_id"] == "evt-42"
+    assert reply["backend"] == "router"
+    assert reply["output"]["text"] == ANSWER
+    assert_valid_markup(reply["output"]["markup"], ANSWER)
+    assert reply["response_actions"] == [{"output_type": "GLOBAL_RESPONSE"}]
+    # Moxie's agent was asked what the robot heard.
+    asked = ollama_server.chat_requests[-1]["messages"][-1]
+    assert (asked["role"], asked["content"]) == ("user", heard.speech)
+
+    # The answer is on the Speech event (the card), said by the robot, not by Moxie's speaker.
+    said = await mqtt_probe.wait_for(
+        "moxie/speech", where=lambda m: m.json()["source"] == "assistant"
+    )
+    assert " ".join(m.json()["text"] for m in said) == ANSWER
+    assert all(m.json()["speak"] is False for m in said)
+    assert all(m.json()["satellite"] == ROBOT for m in said)
+    assert await plain_speaker_heard(mqtt_probe) == []
+
+    # What the robot then reports it said is that answer: not a second Speech event.
+    await robot.send_chat(ANSWER, command="notify", event_id="evt-43")
+    await robot.send_chat("Hi there, I am Moxie.", command="notify", event_id="evt-44")
+    robot_said = await mqtt_probe.wait_for(
+        "moxie/speech", where=lambda m: m.json()["text"] == "Hi there, I am Moxie."
+    )
+    assert robot_said[0].json()["speak"] is False
+    assert robot_said[0].json()["satellite"] == ROBOT
+    from_robot = [m.json()["text"] for m in mqtt_probe.messages["moxie/speech"]]
+    assert from_robot.count("Hi there, I am Moxie.") == 1
+    assert ANSWER not in from_robot  # (the answer's Speech events are its two pieces)
+    assert await plain_speaker_heard(mqtt_probe) == []
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_announce_and_stop_reach_the_robot(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    mqtt_probe: MqttProbe,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """Announce -> telehealth PLAY_OUTPUT; moxie.stop -> telehealth INTERRUPT; speaker silent."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+
+    await hass.services.async_call(
+        "assist_satellite",
+        "announce",
+        {"message": "Dinner is ready <exit>"},
+        target={"entity_id": ROBOT},
+        blocking=True,
+    )
+    await robot.wait(lambda: len(robot.telehealth()) >= 1)
+    play = robot.telehealth()[0]
+    assert play["command"] == "telehealth"
+    assert play["message"]["action"] == "PLAY_OUTPUT"
+    assert play["message"]["output"]["text"] == "Dinner is ready"
+    assert_valid_markup(play["message"]["output"]["markup"], "Dinner is ready")
+
+    await hass.services.async_call("moxie", "stop", {}, blocking=True)
+    await robot.wait(lambda: len(robot.telehealth()) >= 2)
+    assert robot.telehealth()[1] == {"command": "telehealth", "message": {"action": "INTERRUPT"}}
+
+    event = await mqtt_probe.wait_for(
+        "moxie/speech", where=lambda m: m.json()["source"] == "announcement"
+    )
+    assert event[0].json()["text"] == "Dinner is ready"
+    assert event[0].json()["speak"] is False
+    assert await plain_speaker_heard(mqtt_probe) == []
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_malformed_frames_are_counted_not_fatal(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """Broken frames and JSON are rejected and counted; the robot is still answered after."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    satellite = hass.data["entity_components"]["assist_satellite"].get_entity(ROBOT)
+    link = satellite.link
+
+    await robot.publish_raw("zmq", b"no colon here")
+    await robot.publish_raw("zmq", b"embodied.Unknown:\x08\x01")
+    await robot.publish_raw("zmq", REQUEST_NAME.encode() + b":\x1a\xff\xff\xff\x0f")  # truncated
+    await robot.publish_raw("zmq", REQUEST_NAME.encode() + b":" + b"\x00" * (300 * 1024))
+    await robot.publish_raw("zmq", REQUEST_NAME.encode() + b":" + encode_stt_request(1, 1, b"", ""))
+    await robot.publish_raw("remote-chat", b"{not json")
+    await robot.publish_raw("remote-chat", b'{"command": "continue", "speech": "hi"}')
+    ollama_server.replies.append(ChatReply(content="Still here."))
+    reply = await robot.chat("Are you there?", event_id="evt-after")
+    assert reply["output"]["text"] == "Still here."
+
+    assert link.rejected == {
+        "no_name": 1,
+        "unknown_proto": 1,
+        "truncated": 1,
+        "too_large": 1,
+        "no_uuid": 1,
+        "invalid_json": 1,
+        "no_event_id": 1,
+    }
+    assert hass.states.get(ROBOT).state != "unavailable"
+
+
+async def test_no_robot_no_robot_satellite(
+    hass: HomeAssistant, moxie_entry: MockConfigEntry
+) -> None:
+    """Without Robot Moxie in the options nothing of the robot exists."""
+    assert hass.states.get(ROBOT) is None
+    assert hass.states.get("assist_satellite.moxie") is not None
+    assert moxie_entry.state is ConfigEntryState.LOADED
+
+
+def test_sim_knows_nothing_of_the_integration() -> None:
+    """The simulator is written from the protocol: it imports nothing of Moxie's code."""
+    source = (Path(__file__).parents[2] / "peers" / "robot_sim.py").read_text(encoding="utf-8")
+    assert "from custom_components" not in source
+    assert "import custom_components" not in source

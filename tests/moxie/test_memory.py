@@ -17,7 +17,7 @@ from homeassistant.auth.models import Credentials, User
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import llm
+from homeassistant.helpers import device_registry as dr, llm
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import CLIENT_ID, MockConfigEntry, MockUser
@@ -283,6 +283,55 @@ async def test_other_agents_can_use_moxies_memory(
 
     assert await hass.config_entries.async_unload(moxie_brain.entry_id)
     assert api.id not in {registered.id for registered in llm.async_get_apis(hass)}
+
+
+async def test_a_voice_satellite_keeps_its_own_memories(
+    hass: HomeAssistant,
+    moxie_brain: MockConfigEntry,
+    ollama_server: OllamaServer,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    """Whoever speaks to a satellite (no Home Assistant user) reaches the device's memories."""
+    kitchen = dr.async_get(hass).async_get_or_create(
+        config_entry_id=moxie_brain.entry_id, identifiers={("test", "kitchen")}, name="Cocina"
+    )
+    bedroom = dr.async_get(hass).async_get_or_create(
+        config_entry_id=moxie_brain.entry_id, identifiers={("test", "bedroom")}, name="Cuarto"
+    )
+
+    async def ask(text: str, device_id: str) -> None:
+        await conversation.async_converse(
+            hass, text, None, Context(), language="es", agent_id=AGENT, device_id=device_id
+        )
+
+    ollama_server.replies.extend(remember("Aquí desayunamos tostadas."))
+    await ask("Acuérdate de que aquí desayunamos tostadas.", kitchen.id)
+    await ask("¿Qué desayunamos?", kitchen.id)
+    assert "Aquí desayunamos tostadas." in system_prompt(ollama_server.chat_requests[-1])
+    await ask("¿Qué desayunamos?", bedroom.id)
+    assert "tostadas" not in system_prompt(ollama_server.chat_requests[-1])
+
+    [memory] = (await _listed(await hass_ws_client(hass)))["memories"]
+    assert (memory["kind"], memory["who"]) == ("device", "Cocina")
+
+
+async def test_memory_settings_in_the_agent_options(
+    hass: HomeAssistant, moxie_brain: MockConfigEntry, ollama_server: OllamaServer
+) -> None:
+    subentry = next(iter(moxie_brain.subentries.values()))
+    result = await moxie_brain.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    schema = {str(key): key for key in result["data_schema"].schema}
+    assert schema["memory_notice"].description == {"suggested_value": "ask"}
+    assert schema["memory_retention_days"].description == {"suggested_value": 365}
+
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"model": "qwen3:4b", "memory_notice": "on"}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert moxie_brain.subentries[subentry.subentry_id].data["memory_notice"] == "on"
+    await converse(hass, "Hola", None)
+    assert "sin preguntar" in system_prompt(ollama_server.chat_requests[-1])
 
 
 # The parents' view: the Moxie card's websocket commands and the moxie.forget action.

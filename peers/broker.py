@@ -24,27 +24,27 @@ class TlsFiles:
     key: Path
 
 
-def make_tls_files(workdir: Path, host: str = "127.0.0.1") -> TlsFiles:
-    """Create a CA and a server certificate for host with openssl, as OpenMoxie's setup does.
+def make_tls_files(workdir: Path) -> TlsFiles:
+    """Create a CA and a server certificate with openssl, like OpenMoxie's `keys/`.
 
-    (OpenMoxie's Mosquitto listens on 8883 with self-signed keys.)
+    OpenMoxie's Mosquitto listens on 8883 with self-signed keys: a CA without extensions and a
+    server certificate for `mqtt.example.com` (no subject alternative name), whatever the
+    broker's address.
     """
     openssl = shutil.which("openssl") or "/usr/bin/openssl"
     ca_key, ca, key, csr, cert = (
         workdir / name for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
     )
-    ext = workdir / "server.ext"
-    ext.write_text(f"subjectAltName=IP:{host},DNS:localhost\n", encoding="utf-8")
 
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], check=True, capture_output=True)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Moxie test CA",
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=MQTT CA",
         "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={host}", "-keyout", str(key),
-        "-out", str(csr))  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mqtt.example.com",
+        "-keyout", str(key), "-out", str(csr))  # fmt: skip
     run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+        "-days", "2", "-out", str(cert))  # fmt: skip
     return TlsFiles(ca=ca, cert=cert, key=key)
 
 
@@ -52,11 +52,17 @@ class Mosquitto:
     """Start, stop and restart a real mosquitto on 127.0.0.1 (same port across restarts)."""
 
     def __init__(
-        self, workdir: Path, *, persistence: bool = True, tls: TlsFiles | None = None
+        self,
+        workdir: Path,
+        *,
+        persistence: bool = True,
+        tls: TlsFiles | None = None,
+        log_topic: bool = False,
     ) -> None:
         """Prepare a broker whose config, log and persistence live in workdir.
 
-        With tls, its one listener speaks TLS with that certificate (anonymous clients).
+        With tls, its one listener speaks TLS with that certificate (anonymous clients). With
+        log_topic, it also publishes its log on `$SYS/broker/log/#` (as OpenMoxie's does).
         """
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
@@ -77,6 +83,8 @@ class Mosquitto:
         self.tls = tls
         if tls is not None:
             lines += [f"cafile {tls.ca}", f"certfile {tls.cert}", f"keyfile {tls.key}"]
+        if log_topic:
+            lines.append("log_dest topic")
         if os.geteuid() == 0:
             # As root, mosquitto would drop to its own user, which cannot write in pytest's
             # private temporary folders.

@@ -32,7 +32,7 @@ def robot_broker(
     """OpenMoxie's Mosquitto: anonymous; TLS with a self-signed CA when robot_tls."""
     workdir = tmp_path_factory.mktemp("robot_broker")
     tls: TlsFiles | None = make_tls_files(workdir) if robot_tls else None
-    broker = Mosquitto(workdir, persistence=False, tls=tls)
+    broker = Mosquitto(workdir, persistence=False, tls=tls, log_topic=True)
     broker.start()
     yield broker
     broker.stop()

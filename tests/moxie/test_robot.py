@@ -19,6 +19,7 @@ from peers.mqtt import MqttProbe
 from peers.ollama_server import ChatReply, OllamaServer
 from peers.robot_sim import REQUEST_NAME, RobotSim, encode_stt_request
 from peers.voices import SENTENCE, joe_pcm16, same_words_but_name
+from tests.moxie.conftest import wait_state
 from tests.moxie.pipeline_helpers import (  # noqa: F401
     english_moxie,
     pipeline_settings,
@@ -184,3 +185,54 @@ def test_sim_knows_nothing_of_the_integration() -> None:
     source = (Path(__file__).parents[2] / "peers" / "robot_sim.py").read_text(encoding="utf-8")
     assert "from custom_components" not in source
     assert "import custom_components" not in source
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_robot_broker_restart(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """OpenMoxie's broker restarts: Moxie reconnects, asks the robot again, and answers it."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    satellite = hass.data["entity_components"]["assist_satellite"].get_entity(ROBOT)
+    await robot.stop()
+    robot_broker.restart()
+    # The robot comes back (its client reconnects, a new connection with the same id).
+    back = RobotSim(robot_broker.host, robot_broker.port, robot.device_id)
+    await back.start()
+    try:
+        await back.wait_microphone_subscribed()
+        await wait_state(hass, ROBOT, lambda s: s.state != "unavailable", timeout=60)
+        assert satellite.link.connected
+        ollama_server.replies.append(ChatReply(content="I am back."))
+        reply = await back.chat("Are you back?", event_id="evt-back")
+        assert reply["output"]["text"] == "I am back."
+    finally:
+        await back.stop()
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_status_follows_the_robot(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """Moxie's Status: listening while the robot streams, thinking, then idle again."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    mqtt_probe.clear("moxie/status")
+    ollama_server.replies.append(ChatReply(content="Hello."))
+    utterance = await robot.say_to_robot(joe_pcm16("Hello Moxie.") + QUIET)
+    heard = await robot.stt_response(utterance)
+    await robot.chat(heard.speech)
+    await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle")
+    states = [m.text for m in mqtt_probe.messages["moxie/status"]]
+    assert states[:2] == ["listening", "thinking"], states
+    assert states[-1] == "idle"

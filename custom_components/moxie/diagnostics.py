@@ -55,6 +55,22 @@ async def async_get_config_entry_diagnostics(
             "pipeline_id": data.pipeline.pipeline_id if data.pipeline else None,
         },
         "brain": _brain_diagnostics(entry),
+        "robot": _robot_diagnostics(entry),
+    }
+
+
+def _robot_diagnostics(entry: MoxieConfigEntry) -> dict[str, Any] | None:
+    """Describe the link to the robot Moxie serves (None without Robot Moxie)."""
+    link = entry.runtime_data.robot
+    if link is None:
+        return None
+    return {
+        "connected": link.connected,
+        "connect_failures": link.connect_failures,
+        "tls": link.settings.tls,
+        "handled": dict(link.handled),
+        "rejected": dict(link.rejected),
+        "rejected_total": sum(link.rejected.values()),
     }
 
 

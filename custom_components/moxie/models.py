@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .memory import MemoryStore
     from .mirror import SpeechMirror
     from .pipeline import MoxiePipeline
+    from .robot import RobotLink
     from .speaker_watch import SpeakerWatch
     from .takeover import Takeover
 
@@ -46,6 +47,8 @@ class MoxieData:
     memory: MemoryStore | None = None
     # Moxie's voice satellite as its entities share it (the Listen button asks it to listen).
     satellite_device: SatelliteDevice = field(default_factory=SatelliteDevice)
+    # The link to the robot Moxie serves (Robot Moxie, OpenMoxie), while its satellite is added.
+    robot: RobotLink | None = None
 
 
 type MoxieConfigEntry = ConfigEntry[MoxieData]

@@ -128,6 +128,7 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
             connection_changed=self._connection_changed,
         )
         self.async_on_remove(self.entry.runtime_data.mirror.async_listen_stop(self._stopped))
+        self.entry.runtime_data.robot = self.link
         await self.link.async_start()
 
     @override
@@ -136,6 +137,8 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
         self._cancel_idle()
         if self.link is not None:
             await self.link.async_stop()
+            if self.entry.runtime_data.robot is self.link:
+                self.entry.runtime_data.robot = None
         self.entry.runtime_data.status.async_run_phase(self._status_key, None)
         await super().async_will_remove_from_hass()
 

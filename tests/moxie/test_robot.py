@@ -13,6 +13,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
@@ -138,6 +142,7 @@ async def test_announce_and_stop_reach_the_robot(
 async def test_malformed_frames_are_counted_not_fatal(
     hass: HomeAssistant,
     *,
+    hass_client: ClientSessionGenerator,
     english_moxie: MockConfigEntry,
     ollama_server: OllamaServer,
     robot_broker: Mosquitto,
@@ -145,9 +150,6 @@ async def test_malformed_frames_are_counted_not_fatal(
 ) -> None:
     """Broken frames and JSON are rejected and counted; the robot is still answered after."""
     await serve_robot(hass, english_moxie, robot_broker, robot)
-    satellite = hass.data["entity_components"]["assist_satellite"].get_entity(ROBOT)
-    link = satellite.link
-
     await robot.publish_raw("zmq", b"no colon here")
     await robot.publish_raw("zmq", b"embodied.Unknown:\x08\x01")
     await robot.publish_raw("zmq", REQUEST_NAME.encode() + b":\x1a\xff\xff\xff\x0f")  # truncated
@@ -159,7 +161,11 @@ async def test_malformed_frames_are_counted_not_fatal(
     reply = await robot.chat("Are you there?", event_id="evt-after")
     assert reply["output"]["text"] == "Still here."
 
-    assert link.rejected == {
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, english_moxie)
+    robot_diagnostics = diagnostics["robot"]
+    assert robot_diagnostics["connected"] is True
+    assert robot_diagnostics["handled"]["chat"] == 1
+    assert robot_diagnostics["rejected"] == {
         "no_name": 1,
         "unknown_proto": 1,
         "truncated": 1,
@@ -178,6 +184,7 @@ async def test_no_robot_no_robot_satellite(
     assert hass.states.get(ROBOT) is None
     assert hass.states.get("assist_satellite.moxie") is not None
     assert moxie_entry.state is ConfigEntryState.LOADED
+    assert moxie_entry.runtime_data.robot is None
 
 
 def test_sim_knows_nothing_of_the_integration() -> None:
@@ -198,7 +205,8 @@ async def test_robot_broker_restart(
 ) -> None:
     """OpenMoxie's broker restarts: Moxie reconnects, asks the robot again, and answers it."""
     await serve_robot(hass, english_moxie, robot_broker, robot)
-    satellite = hass.data["entity_components"]["assist_satellite"].get_entity(ROBOT)
+    link = english_moxie.runtime_data.robot
+    assert link is not None
     await robot.stop()
     robot_broker.restart()
     # The robot comes back (its client reconnects, a new connection with the same id).
@@ -207,7 +215,7 @@ async def test_robot_broker_restart(
     try:
         await back.wait_microphone_subscribed()
         await wait_state(hass, ROBOT, lambda s: s.state != "unavailable", timeout=60)
-        assert satellite.link.connected
+        assert link.connected
         ollama_server.replies.append(ChatReply(content="I am back."))
         reply = await back.chat("Are you back?", event_id="evt-back")
         assert reply["output"]["text"] == "I am back."

@@ -148,7 +148,7 @@ class MemoryStore:
         for memory_id in gone:
             del self.memories[memory_id]
         if gone:
-            self._changed(save=False)
+            self._changed()
         return bool(gone)
 
     def visible_to(self, scope: str) -> list[Memory]:

@@ -87,6 +87,16 @@ _RECURRING = re.compile(
     rf"\blos (?:{'|'.join(WEEKDAYS)})\b|\bcada\b|\btodos los\b|\bevery\b|\bsiempre\b|"
     r"\balways\b|cumple|birthday|\bnaci|\bborn\b|aniversario|anniversary"
 )
+# Something that already happened is worth keeping: "hoy he aprendido a nadar" stays true.
+_PAST = (
+    "lost|learned|learnt|got|went|won|fell|broke|broken|met|saw|seen|found|made|had|finished|"
+    "started|visited|moved|bought|built|took|taken|became|drew|wrote|written|read"
+)
+_DONE = re.compile(
+    r"\b(?:he|has|ha|hemos|habeis|han)\s+\w+(?:ado|ido|to|cho|sto)\b|"
+    rf"\b(?:have|has|ive|weve|youve|theyve)\s+(?:\w+ed|{_PAST})\b|"
+    rf"\b(?:i|we|he|she|they)\s+(?:{_PAST})\b"
+)
 _WEEKDAY = re.compile(rf"\b(?:(next|proximo)\s+)?({'|'.join(WEEKDAYS)})\b(?:\s+(que viene))?")
 
 
@@ -108,7 +118,7 @@ def _in_year(today: date, month: int, day: int) -> date | None:
 def fact_date(text: str, today: date) -> date | None:
     """Return the day text is about, when it names one (None for timeless facts)."""
     folded = fold(text)
-    if _RECURRING.search(folded):
+    if _RECURRING.search(folded) or _DONE.search(folded.replace("'", "")):
         return None
     if match := _ISO.search(folded):
         return _safe_date(int(match[1]), int(match[2]), int(match[3]))

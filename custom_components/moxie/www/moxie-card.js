@@ -173,7 +173,7 @@ const STYLE = `
   .takeover { margin-top: 12px; padding: 10px 12px; border-radius: 12px; display: flex; gap: 8px;
     align-items: center; flex-wrap: wrap; background: #fff1e0; color: #5a3b00; }
   .takeover span { flex: 1; min-width: 12em; }
-  h3 { margin: 16px 0 8px; font-size: 1em; font-weight: 600; }
+  h3, h4 { margin: 16px 0 8px; font-size: 1em; font-weight: 600; }
   .log { display: flex; flex-direction: column; gap: 8px; max-height: 420px; overflow-y: auto;
     padding-right: 2px; }
   .turn { display: flex; flex-direction: column; gap: 4px; }
@@ -641,7 +641,7 @@ class MoxieCard extends HTMLElement {
 
   _memorySection() {
     const t = this._t;
-    const section = [h("h3", { class: "memories-title" }, t.memories)];
+    const section = [h("h4", { class: "memories-title" }, t.memories)];
     const memories = this._memory.memories || [];
     if (!this._memory.retention_days) section.push(h("div", { class: "note memory-off" }, t.memoryOff));
     if (memories.length === 0) {

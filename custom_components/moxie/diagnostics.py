@@ -1,11 +1,12 @@
 """Diagnostics for Moxie: configuration, MQTT topics, the mirror's counters and the brain.
 
 What people said (persona prompts, utterances, Puppet lines) is redacted: a bug report must not
-carry a child's words.
+carry a child's words. Of Moxie's memory only counts are given, never a memory nor whose it is.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
@@ -56,6 +57,22 @@ async def async_get_config_entry_diagnostics(
         },
         "brain": _brain_diagnostics(entry),
         "robot": _robot_diagnostics(entry),
+        "memory": _memory_diagnostics(entry),
+    }
+
+
+def _memory_diagnostics(entry: MoxieConfigEntry) -> dict[str, Any]:
+    """How much Moxie remembers, by kind of scope (no text, no person)."""
+    store = entry.runtime_data.memory
+    if store is None:
+        return {"enabled": False}
+    kinds = Counter(memory.scope.partition(":")[0] for memory in store.memories.values())
+    return {
+        "enabled": store.enabled,
+        "retention_days": store.retention_days,
+        "memories": sum(kinds.values()),
+        "by_kind": dict(kinds),
+        "dated": sum(1 for memory in store.memories.values() if memory.expires),
     }
 
 

@@ -483,3 +483,11 @@ async def test_memories_are_never_in_diagnostics(
     text = json.dumps(diagnostics, ensure_ascii=False)
     assert "Toby" not in text
     assert "Misi" not in text
+    assert lucia.id not in text
+    assert diagnostics["memory"] == {
+        "enabled": True,
+        "retention_days": 365,
+        "memories": 2,
+        "by_kind": {"user": 1, "household": 1},
+        "dated": 0,
+    }

@@ -235,7 +235,7 @@ class _Utterance:
     first_timestamp: int = 0
     last_timestamp: int = 0
     ended: bool = False
-    ended_at: float | None = None  # monotonic time END_OF_SPEECH (or the end) was seen
+    answered: bool = False  # the zmqSTTResponse is decided
     task: asyncio.Task[None] | None = None
 
 
@@ -269,8 +269,6 @@ class RobotLink:
         # What was refused, by reason (diagnostics); what was handled, by kind.
         self.rejected: Counter[str] = Counter()
         self.handled: Counter[str] = Counter()
-        # Seconds from END_OF_SPEECH to the zmqSTTResponse, per utterance (latest last).
-        self.stt_seconds: list[float] = []
         self._utterances: dict[str, _Utterance] = {}
         self._finished: list[str] = []
         self._last_seen: float | None = None
@@ -469,6 +467,13 @@ class RobotLink:
         if utterance is None:
             utterance = self._open(uid, request.timestamp)
         utterance.last_timestamp = request.timestamp or utterance.last_timestamp
+        if utterance.ended:
+            self.rejected["late_frame"] += 1
+            return
+        if utterance.answered:  # the transcriber gave up early: the rest is not heard
+            if request.vad == VAD_END:
+                self._end(utterance)
+            return
         if request.audio:
             utterance.size += len(request.audio)
             if utterance.size > MAX_UTTERANCE_SECONDS * AUDIO_RATE * AUDIO_WIDTH:
@@ -499,9 +504,9 @@ class RobotLink:
     def _end(self, utterance: _Utterance) -> None:
         if not utterance.ended:
             utterance.ended = True
-            utterance.ended_at = time.monotonic()
             utterance.queue.put_nowait(None)
-        self._forget(utterance)
+        if utterance.answered or utterance.task is None or utterance.task.done():
+            self._forget(utterance)
 
     @callback
     def _forget(self, utterance: _Utterance) -> None:
@@ -525,24 +530,27 @@ class RobotLink:
             yield chunk
 
     async def _async_hear(self, utterance: _Utterance) -> None:
-        """Transcribe the utterance as it arrives; answer the robot with a FINAL response."""
+        """Transcribe the utterance as it arrives; answer the robot with a FINAL response.
+
+        A transcriber that fails before the end leaves the utterance open: its remaining
+        frames are dropped quietly until END_OF_SPEECH (they are not a new utterance).
+        """
         response = SttResponse(uuid=utterance.uuid, start_timestamp=utterance.first_timestamp)
         try:
             response.speech, response.language = await self._transcribe(self._stream(utterance))
         except asyncio.CancelledError:
+            self._forget(utterance)
             raise
         except Exception as err:  # noqa: BLE001 - any failure is the robot's error 66
             _LOGGER.warning("Could not transcribe the robot's utterance: %s", err)
             response.error_code = STT_ERROR
             response.error_message = str(err) or type(err).__name__
-        finally:
-            self._end(utterance)
-            self._utterance_ended(utterance.uuid)
+        utterance.answered = True
+        if utterance.ended:
+            self._forget(utterance)
+        self._utterance_ended(utterance.uuid)
         response.end_timestamp = utterance.last_timestamp
         self.publish_zmq(STT_RESPONSE, response.encode())
-        if utterance.ended_at is not None:
-            self.stt_seconds.append(time.monotonic() - utterance.ended_at)
-            del self.stt_seconds[:-100]
         self.handled["utterance" if not response.error_code else "utterance_failed"] += 1
 
     # -- the chat turn ------------------------------------------------------------------------

@@ -16,7 +16,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import (
+    ClientSessionGenerator,
+    WebSocketGenerator,
+)
 
 from peers.broker import Mosquitto
 from peers.mqtt import MqttProbe
@@ -38,6 +41,7 @@ from tests.moxie.robot_helpers import (  # noqa: F401
     robot_tls,
     serve_robot,
 )
+from tests.moxie.test_conversation_log import Subscription
 
 ANSWER = "The kitchen light is on. Once upon a time, the stars sang."
 QUIET = b"\x00\x00" * 16000  # one second of silence after the question
@@ -244,3 +248,30 @@ async def test_status_follows_the_robot(
     states = [m.text for m in mqtt_probe.messages["moxie/status"]]
     assert states[:2] == ["listening", "thinking"], states
     assert states[-1] == "idle"
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_card_shows_the_robots_turns(
+    hass: HomeAssistant,
+    *,
+    hass_ws_client: WebSocketGenerator,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """The Moxie card shows the robot's question with the robot as who asked, and the answer."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    card = await Subscription.start(await hass_ws_client(hass))
+    ollama_server.replies.append(ChatReply(content="Spiders have eight legs."))
+    await robot.chat("How many legs does a spider have?")
+    turn = (await card.next("turn"))["turn"]
+    assert turn["kind"] == "question"
+    assert turn["question"] == "How many legs does a spider have?"
+    assert turn["text"] == "Spiders have eight legs."
+    robot_name = hass.states.get(ROBOT).name
+    assert turn["device"] == robot_name
+    # What the robot said on its own (its notify) is on the card too.
+    await robot.send_chat("Let's play a game!", command="notify", event_id="evt-play")
+    said = (await card.next("turn"))["turn"]
+    assert (said["kind"], said["text"]) == ("speech", "Let's play a game!")

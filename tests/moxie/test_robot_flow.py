@@ -138,6 +138,11 @@ async def test_robot_without_speech_to_text_gets_error_66(
     assert response.type == 1
     assert response.error_code == 66
     assert response.speech == ""
+    # The rest of that utterance's frames are not a new utterance, nor rejected input.
+    link = moxie_entry.runtime_data.robot
+    assert link is not None
+    assert link.rejected == {}
+    assert link.handled["utterance_failed"] == 1
 
 
 @pytest.mark.parametrize("robot_tls", [True])

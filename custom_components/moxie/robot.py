@@ -414,7 +414,14 @@ class RobotLink:
 
     def _reject(self, reason: str, detail: str) -> None:
         self.rejected[reason] += 1
-        _LOGGER.warning("Rejected a message from the robot (%s): %s", reason, detail)
+        # A warning the first time for each reason; a flood of the same stays out of the log.
+        _LOGGER.log(
+            logging.WARNING if self.rejected[reason] == 1 else logging.DEBUG,
+            "Rejected a message from the robot (%s, %d so far; counted in diagnostics): %s",
+            reason,
+            self.rejected[reason],
+            detail,
+        )
 
     @callback
     def _on_message(self, topic: str, payload: bytes) -> None:

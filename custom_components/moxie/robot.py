@@ -577,7 +577,8 @@ class RobotLink:
             self.handled["notify"] += 1
             self._notify(request)
             return
-        if not request.speech:
+        if not request.speech and request.command != "prompt":
+            # (A reprompt: the person said nothing; the robot carries on by itself.)
             self.handled["ignored_without_speech"] += 1
             _LOGGER.debug("RemoteChatRequest %s without speech left alone", request.event_id)
             return

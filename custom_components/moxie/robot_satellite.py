@@ -61,6 +61,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # The key of the robot's unique id and device (`<entry id>-robot`).
 ROBOT_KEY = ROBOT_UNIQUE_SUFFIX.removeprefix("-")
+# What Moxie says when the robot opens its chat (`prompt`), by the entry's language.
+OPENERS = {"es": "¡Hola! ¿De qué quieres hablar?", "en": "Hi! What would you like to talk about?"}
 # The satellite shows `responding` this long per word of the answer (the robot says it).
 SECONDS_PER_WORD = 0.4
 
@@ -218,7 +220,17 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
     # -- the chat turn ----------------------------------------------------------------------
 
     async def _async_chat(self, request: RemoteChatRequest) -> str | None:
-        """Answer the robot's turn with Moxie's agent; the reply's text (no tags)."""
+        """Answer the robot's turn with Moxie's agent; the reply's text (no tags).
+
+        `prompt` opens the chat on the robot: a new conversation, greeted with an opening line.
+        """
+        if request.command == "prompt":
+            self._conversation_id = None
+            language = str(self.entry.data.get(CONF_LANGUAGE, DEFAULT_LANGUAGE))
+            opener = OPENERS.get(language, OPENERS["en"])
+            await self._async_mirror(opener, SOURCE_SATELLITE)
+            self._last_answer = opener
+            return opener
         data = self.entry.runtime_data
         self._cancel_idle()
         show_satellite_state(self, AssistSatelliteState.PROCESSING)

@@ -275,3 +275,30 @@ async def test_card_shows_the_robots_turns(
     await robot.send_chat("Let's play a game!", command="notify", event_id="evt-play")
     said = (await card.next("turn"))["turn"]
     assert (said["kind"], said["text"]) == ("speech", "Let's play a game!")
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_robot_opens_its_chat(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """A `prompt` (the robot opens the chat) gets Moxie's opening line; a bare reprompt none."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    reply = await robot.chat("", command="prompt", event_id="evt-open")
+    assert reply["output"]["text"] == "Hi! What would you like to talk about?"
+    assert reply["event_id"] == "evt-open"
+    opened = await mqtt_probe.wait_for(
+        "moxie/speech", where=lambda m: m.json()["text"] == reply["output"]["text"]
+    )
+    assert opened[0].json()["speak"] is False
+    await robot.send_chat("", command="reprompt", event_id="evt-silent")
+    ollama_server.replies.append(ChatReply(content="Fine."))
+    assert (await robot.chat("And you?", event_id="evt-next"))["output"]["text"] == "Fine."
+    assert not [c for c in robot.commands["remote_chat"] if c.json()["event_id"] == "evt-silent"]
+    assert ollama_server.chat_requests[-1]["messages"][-1]["content"] == "And you?"
+    assert await plain_speaker_heard(mqtt_probe) == []

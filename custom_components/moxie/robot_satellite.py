@@ -108,6 +108,8 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
         self._conversation_id: str | None = None
         self._last_answer: str | None = None
         self._idle_later: CALLBACK_TYPE | None = None
+        # Counts Moxie's stops: an answer still being thought when one comes is not sent.
+        self._stops = 0
 
     @property
     def _status_key(self) -> str:
@@ -232,6 +234,7 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
             self._last_answer = opener
             return opener
         data = self.entry.runtime_data
+        stops = self._stops
         self._cancel_idle()
         show_satellite_state(self, AssistSatelliteState.PROCESSING)
         data.status.async_run_phase(self._status_key, "thinking")
@@ -254,6 +257,9 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
         self._conversation_id = result.conversation_id
         speech = result.response.speech.get("plain", {}).get("speech") or ""
         text = speakable_text(speech)
+        if stops != self._stops:
+            _LOGGER.debug("Moxie was stopped while answering the robot: the answer is not sent")
+            return None
         if not text:
             self._idle_in(0)
             return None
@@ -323,7 +329,8 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
 
     @callback
     def _stopped(self, request: StopRequest) -> None:
-        """Moxie was told to stop: so is the robot (telehealth INTERRUPT)."""
+        """Moxie was told to stop: so is the robot (telehealth INTERRUPT), and its answer."""
+        self._stops += 1
         if self.link is not None and self.link.connected:
             self.link.publish_command("telehealth", telehealth_interrupt())
         self._idle_in(0)

@@ -7,6 +7,7 @@ Mosquitto (house and robot), real Whisper tiny.en hearing joe's voice, the loopb
 # ruff: noqa: F811 (the fixtures imported from the helpers are test parameters)
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntryState
@@ -302,3 +303,30 @@ async def test_robot_opens_its_chat(
     assert not [c for c in robot.commands["remote_chat"] if c.json()["event_id"] == "evt-silent"]
     assert ollama_server.chat_requests[-1]["messages"][-1]["content"] == "And you?"
     assert await plain_speaker_heard(mqtt_probe) == []
+
+
+@pytest.mark.parametrize("pipeline_settings", [{}])
+async def test_stop_while_thinking_drops_the_answer(
+    hass: HomeAssistant,
+    *,
+    english_moxie: MockConfigEntry,
+    ollama_server: OllamaServer,
+    mqtt_probe: MqttProbe,
+    robot_broker: Mosquitto,
+    robot: RobotSim,
+) -> None:
+    """moxie.stop while Moxie thinks: INTERRUPT now, and the robot never gets that answer."""
+    await serve_robot(hass, english_moxie, robot_broker, robot)
+    mqtt_probe.clear("moxie/status")
+    ollama_server.stall = asyncio.Event()
+    ollama_server.replies.extend([ChatReply(content="A long story."), ChatReply(content="Ok.")])
+    await robot.send_chat("Tell me a long story.", command="continue", event_id="evt-stopped")
+    await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "thinking")
+    await hass.services.async_call("moxie", "stop", {}, blocking=True)
+    await robot.wait(lambda: bool(robot.telehealth()))
+    assert robot.telehealth() == [{"command": "telehealth", "message": {"action": "INTERRUPT"}}]
+    ollama_server.stall.set()
+    await mqtt_probe.wait_for("moxie/status", where=lambda m: m.text == "idle")
+    reply = await robot.chat("Ok?", event_id="evt-after-stop")
+    assert reply["output"]["text"] == "Ok."
+    assert [c.json()["event_id"] for c in robot.commands["remote_chat"]] == ["evt-after-stop"]

@@ -323,7 +323,8 @@ class RobotLink:
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if getattr(reason, "is_failure", False):
-            _LOGGER.warning("The robot's broker refused the connection: %s", reason)
+            _LOGGER.debug("The robot's broker refused the connection: %s", reason)
+            self._call(self._connect_failed)
             return
         client.subscribe(
             [

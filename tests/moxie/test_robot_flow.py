@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
@@ -170,3 +171,32 @@ async def test_options_tls_without_verification(
         result["flow_id"], {"robot_device_id": "d/bad"}
     )
     assert result["errors"] == {"robot_device_id": "invalid_device_id"}
+
+
+async def test_robot_broker_down_at_start(
+    hass: HomeAssistant,
+    moxie_entry: MockConfigEntry,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """OpenMoxie's broker is down: Moxie loads, the robot is unavailable, then it comes back."""
+    broker = Mosquitto(tmp_path_factory.mktemp("late_broker"), persistence=False)
+    hass.config_entries.async_update_entry(
+        moxie_entry, options=robot_options(broker, "d_0f0e0d0c-late")
+    )
+    assert await hass.config_entries.async_reload(moxie_entry.entry_id)
+    assert moxie_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(ROBOT).state == "unavailable"
+    link = moxie_entry.runtime_data.robot
+    assert link is not None
+    async with asyncio.timeout(30):
+        while link.connect_failures == 0:  # paho retries by itself: no event to await
+            await asyncio.sleep(0.05)
+    broker.start()
+    try:
+        robot = RobotSim(broker.host, broker.port, "d_0f0e0d0c-late")
+        await robot.start()
+        await wait_state(hass, ROBOT, lambda s: s.state != "unavailable", timeout=60)
+        await robot.wait_microphone_subscribed()
+        await robot.stop()
+    finally:
+        broker.stop()

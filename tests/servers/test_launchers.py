@@ -200,6 +200,8 @@ async def test_whisper_server_describes_its_model(
     assert model.installed
     assert "en" in model.languages
     assert "--language en" in whisper_server.log_text()
+    # One transcription thread per core (upstream's 4 slows a 2-core machine down).
+    assert f"--cpu-threads {os.cpu_count()}" in whisper_server.log_text()
 
 
 async def test_piper_server_describes_joe(joe_piper: LaunchedServer, socket_enabled: None) -> None:

@@ -1,13 +1,14 @@
 """Run a development Moxie in a box: Home Assistant, a broker, Moxie's voice, ears and mic.
 
 Next to Home Assistant and a local MQTT broker it starts moxie-speaker (the sound card when
-there is one, else WAV files in a folder), moxie-whisper, moxie-piper and a microphone for
+there is one, else WAV files in a folder), moxie-whisper with moxie-turn in front of it (which
+ends each turn when the child is done), moxie-piper and a microphone for
 Moxie's satellite (the capture device through wyoming-mic-external when there is one, else
 moxie-file-mic hearing the WAV given with --wav and the files dropped into .dev/mic). Each
 service's output goes to .dev/logs/<name>.log; Ctrl-C stops them all.
 
 The first run writes `.dev/config` as a user's setup would leave it: configuration.yaml, the
-integration linked in, and config entries for MQTT, the two Wyoming servers and Moxie (its brain
+integration linked in, and config entries for MQTT, the three Wyoming servers and Moxie (its brain
 on Ollama, its microphone, and its Assist pipeline on the Wyoming engines, preferred), so Moxie
 listens and answers at once. Models stay in .dev/data across runs, even with --fresh.
 """
@@ -90,10 +91,11 @@ logger:
 
 LOOPBACK = "127.0.0.1"
 # The entities Home Assistant's Wyoming integration makes for the servers (named after their
-# programs: upstream wyoming-faster-whisper, and moxie-tts, moxie-piper's default engine).
-STT_ENTITY = "stt.faster_whisper"
+# programs: moxie-turn, which hears through moxie-whisper and ends each turn itself, and
+# moxie-tts, moxie-piper's default engine).
+STT_ENTITY = "stt.moxie_turn"
 TTS_ENTITY = "tts.moxie_tts"
-WYOMING_TITLES = {"whisper": "moxie-whisper", "piper": "moxie-piper"}
+WYOMING_TITLES = {"whisper": "moxie-whisper", "turn": "moxie-turn", "piper": "moxie-piper"}
 
 
 @dataclass
@@ -110,6 +112,7 @@ class Wiring:
     tts_voice: str | None = None
     # Talking over Moxie interrupts it: only when the microphone does not hear Moxie's voice.
     barge_in: bool = False
+    turn_port: int = 10303
 
 
 def config_entry(
@@ -200,6 +203,9 @@ def seed_entries(mqtt_port: int, wiring: Wiring) -> list[dict[str, Any]]:
             WYOMING_TITLES["whisper"],
             {"host": LOOPBACK, "port": wiring.whisper_port},
             None,
+        ),
+        config_entry(
+            "wyoming", WYOMING_TITLES["turn"], {"host": LOOPBACK, "port": wiring.turn_port}, None
         ),
         config_entry(
             "wyoming", WYOMING_TITLES["piper"], {"host": LOOPBACK, "port": wiring.piper_port}, None
@@ -644,6 +650,7 @@ def main() -> None:
     add("--fresh", action="store_true", help="delete .dev/config first (models are kept)")
     add("--ollama", default=DEFAULT_URL, help=f"Moxie's brain (default {DEFAULT_URL})")
     add("--whisper-port", type=int, default=10300)
+    add("--turn-port", type=int, default=10303)
     add("--piper-port", type=int, default=10200)
     add("--mic-port", type=int, default=DEFAULT_MIC_PORT)
     add("--monitor-port", type=int, default=8787, help="moxie-speaker's monitor page")
@@ -692,6 +699,7 @@ def main() -> None:
         model,
         tts_voice,
         barge_in=echo is not None,
+        turn_port=args.turn_port,
     )
     prepare_config(args.config, args.mqtt_port, args.port, wiring)
 
@@ -711,6 +719,13 @@ def main() -> None:
         print(
             "moxie-whisper: the bundled multilingual Whisper base when base-int8 cannot be "
             "downloaded (see its log)"
+        )
+        turn = [venv_bin("moxie-turn"), "--uri", f"tcp://{LOOPBACK}:{args.turn_port}"]
+        turn += ["--stt-uri", f"tcp://{LOOPBACK}:{args.whisper_port}"]
+        services["moxie-turn"] = start_service("moxie-turn", turn, logs, env)
+        print(
+            "moxie-turn: Moxie's speech-to-text ends each turn itself (Smart Turn v3 when "
+            "pipecat-ai is installed, else Home Assistant's VAD as before; see its log)"
         )
         print(f"moxie-speaker's sound: {sink} ({sink_why})")
         speaker = [

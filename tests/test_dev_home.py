@@ -100,7 +100,7 @@ def test_port_is_set_each_run_and_old_configs_get_the_files(tmp_path: Path) -> N
 async def test_storage_is_wired_as_after_a_users_setup(
     hass: HomeAssistant, hass_storage: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Wyoming entries for both servers, Moxie's brain, mic and pipeline; loaded as HA does."""
+    """Wyoming entries for the three servers, Moxie's brain, mic and pipeline; loaded as HA does."""
     wiring = Wiring(
         "http://127.0.0.1:11500", 10301, 10201, 10601, "en", "qwen3:4b-instruct", "en_US-joe-medium"
     )
@@ -109,6 +109,7 @@ async def test_storage_is_wired_as_after_a_users_setup(
     wyoming = {e["title"]: e["data"] for e in entries["wyoming"]}
     assert wyoming == {
         "moxie-whisper": {"host": "127.0.0.1", "port": 10301},
+        "moxie-turn": {"host": "127.0.0.1", "port": 10303},
         "moxie-piper": {"host": "127.0.0.1", "port": 10201},
     }
     assert entries["mqtt"][0]["data"] == {"broker": "127.0.0.1", "port": 1884}
@@ -122,7 +123,7 @@ async def test_storage_is_wired_as_after_a_users_setup(
         CONF_BARGE_IN: False,
     }
     assert moxie["data"]["pipeline"] == {
-        "stt_engine": "stt.faster_whisper",
+        "stt_engine": "stt.moxie_turn",
         "tts_engine": "tts.moxie_tts",
         "tts_voice": "en_US-joe-medium",
         "preferred": True,
@@ -345,11 +346,12 @@ async def test_develop_brings_up_a_moxie_that_listens_answers_and_stops_everythi
     assert any("tiempo" in q.lower() for q in questions), questions
 
 
+SERVICE_PORTS = ("port", "mqtt-port", "whisper-port", "turn-port", "piper-port", "mic-port")
+SERVICE_PORTS += ("monitor-port",)
+
+
 def _run_develop(tmp_path: Path, ollama_url: str) -> None:
-    ports = {
-        name: outside_free_port()
-        for name in ("port", "mqtt-port", "whisper-port", "piper-port", "mic-port", "monitor-port")
-    }
+    ports = {name: outside_free_port() for name in SERVICE_PORTS}
     dev = tmp_path / "dev"
     out = tmp_path / "develop.log"
     argv = [str(ROOT / "scripts" / "develop"), "--fresh", "--config", str(dev / "config")]
@@ -402,6 +404,7 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
         text = out.read_text("utf-8", errors="replace")
         assert " exited (code" not in text  # every service still runs
         logs = ("home-assistant", "broker", "moxie-piper", "moxie-whisper", "moxie-speaker")
+        logs += ("moxie-turn",)
         for name in (*logs, "file-mic"):
             assert (dev / "logs" / f"{name}.log").stat().st_size > 0
     finally:
@@ -412,7 +415,7 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    assert len(pids) == 6  # broker, piper, whisper, speaker, mic, Home Assistant
+    assert len(pids) == 7  # broker, piper, whisper, turn, speaker, mic, Home Assistant
     # Every child, and what it started in its process group, is gone.
     left = [pgid for pgid in pids if not _gone(pgid)]
     ps = subprocess.run(

@@ -88,7 +88,8 @@ def develop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Develop]:
     subprocess.run(speak, check=True)
     ollama = OllamaProcess(workdir)
     ollama.start()
-    names = ("port", "mqtt-port", "whisper-port", "piper-port", "mic-port", "monitor-port")
+    names = ("port", "mqtt-port", "whisper-port", "turn-port", "piper-port", "mic-port")
+    names += ("monitor-port",)
     ports = {name: outside_free_port() for name in names}
     dev = workdir / "dev"
     argv = [str(ROOT / "scripts" / "develop"), "--fresh", "--config", str(dev / "config")]
@@ -255,7 +256,7 @@ def test_develop_puppet_and_spanish_question_in_the_card(
     pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)\)", text)]
     develop.proc.send_signal(signal.SIGINT)
     develop.proc.wait(60)
-    assert len(pids) == 6  # broker, piper, whisper, speaker, file mic, Home Assistant
+    assert len(pids) == 7  # broker, piper, whisper, turn, speaker, file mic, Home Assistant
     left = [pgid for pgid in pids if not _gone(pgid)]
     assert left == [], left
     assert "Stopped Home Assistant" in develop.out.read_text("utf-8")

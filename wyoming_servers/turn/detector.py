@@ -33,8 +33,9 @@ MODEL_GLOB = "smart-turn-v3"
 class Tuning:
     """How long to wait for what (seconds) and how sure to be."""
 
-    speculate_after: float = 0.1
-    """Silence after which what was said so far is transcribed ahead."""
+    speculate_after: float = 0.03
+    """Silence after which what was said so far is transcribed ahead (one VAD window: a
+    transcription started at a pause that is not the end is dropped when speech goes on)."""
     ask_after: float = 0.2
     """Silence after which Smart Turn is first asked whether the turn is complete."""
     max_silence: float = 1.4
@@ -43,8 +44,10 @@ class Tuning:
     """Speech needed before a turn can end (a cough or a click does not start one)."""
     speech_threshold: float = 0.5
     """Silero probability above which a 32 ms window is speech."""
-    complete_threshold: float = 0.5
-    """Smart Turn probability above which the turn is complete."""
+    complete_threshold: float = 0.6
+    """Smart Turn probability above which the turn is complete. Above pipecat's 0.5: joe's
+    "what is the name of... my dog?" scores 0.48-0.52 in its pause, finished questions 0.9 and
+    more; a question cut in two is worse than one that waits for max_silence."""
     no_speech_timeout: float = 8.0
     """Nobody speaks for this long after the stream starts: the turn ends empty."""
     max_turn: float = 28.0

@@ -74,6 +74,7 @@ async def test_automations_scripts_and_scenes_load_from_their_files(
         "mqtt",
         "wyoming",
         "wyoming",
+        "wyoming",
         "moxie",
     ]
 
@@ -144,7 +145,7 @@ async def test_storage_is_wired_as_after_a_users_setup(
     assert moxie_entry is not None
     assert moxie_entry.options[CONF_MIC_PORT] == 10601
     assert [s.subentry_type for s in moxie_entry.subentries.values()] == ["conversation"]
-    assert len(manager.async_entries("wyoming")) == 2
+    assert len(manager.async_entries("wyoming")) == 3
 
 
 def test_second_run_keeps_settings_and_moves_ports(
@@ -153,7 +154,10 @@ def test_second_run_keeps_settings_and_moves_ports(
     prepare_config(tmp_path, 1883, 8123, Wiring(language="en"))
     first = _entries(tmp_path)
     prepare_config(
-        tmp_path, 1885, 8123, Wiring("http://elsewhere:1", 10302, 10202, 10602, "es", "other")
+        tmp_path,
+        1885,
+        8123,
+        Wiring("http://elsewhere:1", 10302, 10202, 10602, "es", "other", turn_port=10305),
     )
     second = _entries(tmp_path)
     # Settings are kept (same entries, language, brain, pipeline) ...
@@ -164,7 +168,7 @@ def test_second_run_keeps_settings_and_moves_ports(
     assert second["moxie"][0]["subentries"] == first["moxie"][0]["subentries"]
     # ... and the ports follow this run's.
     assert second["mqtt"][0]["data"]["port"] == 1885
-    assert sorted(e["data"]["port"] for e in second["wyoming"]) == [10202, 10302]
+    assert sorted(e["data"]["port"] for e in second["wyoming"]) == [10202, 10302, 10305]
     assert second["moxie"][0]["options"][CONF_MIC_PORT] == 10602
     # Barge-in follows this run's echo cancellation (the dev home's own microphone).
     prepare_config(tmp_path, 1885, 8123, Wiring(mic_port=10602, barge_in=True))

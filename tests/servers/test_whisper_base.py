@@ -18,7 +18,6 @@ import unicodedata
 import pytest
 
 from peers.process import ROOT
-from peers.questions import ask_in_real_time
 from peers.voices import LaunchedServer, describe, transcribe, words
 from wyoming_servers.launchers.whisper import (
     BUNDLED_SUBDIR,
@@ -76,29 +75,6 @@ async def test_offline_default_hears_spanish(
 
     found = [word for word in CONTENT_WORDS if word in words(plain(heard))]
     assert len(found) >= 3, heard
-
-
-async def test_a_spanish_question_with_a_thinking_pause_is_one_question(
-    offline_whisper: LaunchedServer, tmp_path: Path, socket_enabled: None
-) -> None:
-    """moxie-turn in front of the bundled base: "¿Cuántas patas tiene una... araña?" is whole.
-
-    espeak-ng says each half on its own (its Spanish sounds finished everywhere, so Smart Turn
-    alone would end the turn in the pause); the transcript stopping on "una" holds the turn.
-    """
-    first = espeak_pcm16("¿Cuántas patas tiene una", tmp_path)
-    second = espeak_pcm16("araña?", tmp_path)
-    pcm = first + bytes(int(0.8 * 16000) * 2) + second
-    turn = LaunchedServer.turn(tmp_path, offline_whisper.uri)
-    turn.start()
-    try:
-        heard = await ask_in_real_time(turn.uri, pcm, "es")
-    finally:
-        turn.stop()
-    assert heard.before_audio_stop, "moxie-turn ended the turn itself"
-    assert heard.text is not None
-    assert "arana" in words(plain(heard.text)), heard.text
-    assert "patas" in words(plain(heard.text)), heard.text
 
 
 async def test_offline_default_says_why_and_serves_bundled_base(

@@ -242,30 +242,6 @@ class MoxieSatellite(MoxieSatelliteEntity, TextAnnouncements, AssistSatelliteEnt
     # -- speaking -----------------------------------------------------------------------------
 
     @override
-    async def async_resolve_text_announcement(
-        self,
-        message: str,
-        media_id: str | None,
-        preannounce_media_id: str | None = None,
-    ) -> AssistSatelliteAnnouncement:
-        """Keep the text only: Moxie's speaker voices it, so no audio is synthesized here.
-
-        (Home Assistant would otherwise have the pipeline's TTS make audio nobody plays.)
-        Media and the pre-announcement sound cannot be played by Moxie's speaker.
-        """
-        if media_id and not message:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="satellite_text_only"
-            )
-        return AssistSatelliteAnnouncement(
-            message=message,
-            media_id="",
-            original_media_id="",
-            tts_token=None,
-            media_id_source="tts",
-        )
-
-    @override
     async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
         """Say the announcement on Moxie's speaker; return once it has been said."""
         if not announcement.message.strip():

@@ -13,7 +13,6 @@ documented API for integrations, not private members.)
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any, override
 
@@ -24,6 +23,9 @@ from homeassistant.components.assist_satellite import (
 )
 from homeassistant.components.assist_satellite.entity import AssistSatelliteState
 from homeassistant.core import callback
+from homeassistant.exceptions import ServiceValidationError
+
+from .const import DOMAIN
 
 # -- AssistSatelliteEntity: Moxie's voice satellite ----------------------------------------------
 
@@ -87,14 +89,28 @@ class TextAnnouncements(AssistSatelliteEntity):
     `async_resolve_text_announcement` instead.
     """
 
-    @abstractmethod
     async def async_resolve_text_announcement(
         self,
         message: str,
         media_id: str | None,
         preannounce_media_id: str | None = None,
     ) -> AssistSatelliteAnnouncement:
-        """Return the announcement to make of message (media_id: what the action asked for)."""
+        """Keep the text only: whoever says it has its own voice, so no audio is made here.
+
+        (Home Assistant would otherwise have the pipeline's TTS make audio nobody plays.)
+        Media and the pre-announcement sound cannot be played: media alone is refused.
+        """
+        if media_id and not message:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="satellite_text_only"
+            )
+        return AssistSatelliteAnnouncement(
+            message=message,
+            media_id="",
+            original_media_id="",
+            tts_token=None,
+            media_id_source="tts",
+        )
 
     @override
     async def _resolve_announcement_media_id(

@@ -294,26 +294,6 @@ class RobotSatellite(TextAnnouncements, AssistSatelliteEntity):
     # -- speaking and stopping --------------------------------------------------------------
 
     @override
-    async def async_resolve_text_announcement(
-        self,
-        message: str,
-        media_id: str | None,
-        preannounce_media_id: str | None = None,
-    ) -> AssistSatelliteAnnouncement:
-        """Keep the text only: the robot says it with its own voice (no audio made here)."""
-        if media_id and not message:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="satellite_text_only"
-            )
-        return AssistSatelliteAnnouncement(
-            message=message,
-            media_id="",
-            original_media_id="",
-            tts_token=None,
-            media_id_source="tts",
-        )
-
-    @override
     async def async_announce(self, announcement: AssistSatelliteAnnouncement) -> None:
         """Make the robot say the announcement now (telehealth PLAY_OUTPUT)."""
         text = speakable_text(announcement.message)

@@ -26,6 +26,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .listeners import add_listener
 from .speech_core import SOURCE_ASSISTANT, Utterance
 
 if TYPE_CHECKING:
@@ -112,14 +113,7 @@ class ConversationLog:
     @callback
     def async_listen(self, listener: LogListener) -> CALLBACK_TYPE:
         """Call listener with each new turn, what Moxie is saying now, and clears."""
-        self._listeners.append(listener)
-
-        @callback
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return add_listener(self._listeners, listener)
 
     @callback
     def async_add(self, **turn: Any) -> Turn:

@@ -23,6 +23,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, SUBENTRY_AGENT
+from .listeners import add_listener
 from .memory_dates import fact_date
 from .memory_search import Index, fold
 
@@ -126,14 +127,7 @@ class MemoryStore:
     @callback
     def async_listen(self, listener: MemoryListener) -> CALLBACK_TYPE:
         """Call listener after every change."""
-        self._listeners.append(listener)
-
-        @callback
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return add_listener(self._listeners, listener)
 
     def prune(self) -> bool:
         """Forget expired memories and those unused for the retention period."""

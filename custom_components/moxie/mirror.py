@@ -28,6 +28,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
 from .discovery import puppet_state
+from .listeners import add_listener
 from .speech_core import (
     REASSEMBLY_TIMEOUT,
     SAY_MAX_CHARS,
@@ -63,15 +64,6 @@ class _Partial:
     first: SpeechChunk
     parts: dict[int, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
-
-
-def _remove[T](listeners: list[T], listener: T) -> CALLBACK_TYPE:
-    @callback
-    def remove() -> None:
-        if listener in listeners:
-            listeners.remove(listener)
-
-    return remove
 
 
 class SpeechMirror:
@@ -192,20 +184,17 @@ class SpeechMirror:
     @callback
     def async_listen_puppet(self, listener: PuppetListener) -> CALLBACK_TYPE:
         """Call listener with the text whenever the Puppet makes Moxie speak."""
-        self._puppet_listeners.append(listener)
-        return _remove(self._puppet_listeners, listener)
+        return add_listener(self._puppet_listeners, listener)
 
     @callback
     def async_listen_utterance(self, listener: UtteranceListener) -> CALLBACK_TYPE:
         """Call listener with every utterance (Moxie's own and everyone's), as its event fires."""
-        self._utterance_listeners.append(listener)
-        return _remove(self._utterance_listeners, listener)
+        return add_listener(self._utterance_listeners, listener)
 
     @callback
     def async_listen_stop(self, listener: StopListener) -> CALLBACK_TYPE:
         """Call listener whenever Moxie is told to stop (by Moxie or through the broker)."""
-        self._stop_listeners.append(listener)
-        return _remove(self._stop_listeners, listener)
+        return add_listener(self._stop_listeners, listener)
 
     async def _async_publish(
         self, topic: str, payload: str, *, qos: int, retain: bool = False

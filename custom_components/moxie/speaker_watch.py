@@ -16,6 +16,7 @@ import logging
 from homeassistant.components import mqtt
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 
+from .listeners import add_listener
 from .speech_core import ONLINE, PayloadError, SpeakerStatus, StopRequest, Topics, parse_status
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,14 +103,7 @@ class SpeakerWatch:
     @callback
     def async_listen(self, listener: Callable[[], None]) -> CALLBACK_TYPE:
         """Call listener whenever the speaker's state changes."""
-        self._listeners.append(listener)
-
-        @callback
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return add_listener(self._listeners, listener)
 
     @callback
     def async_stopped(self, request: StopRequest) -> None:

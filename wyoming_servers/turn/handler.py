@@ -2,9 +2,9 @@
 
 Home Assistant's Wyoming speech-to-text streams audio and waits for a `transcript`; a server
 whose info says `requires_external_vad: false` ends the turn itself, and Home Assistant stops
-streaming when the transcript arrives. What was said is transcribed by the Whisper server
-behind (moxie-whisper) at every pause, ahead, so that at the end of the turn the transcript is
-usually ready or nearly so.
+streaming when the transcript arrives. What was said is transcribed (Whisper in this process,
+or the Whisper server behind) at every pause, ahead, so that at the end of the turn the
+transcript is usually ready or nearly so.
 """
 
 from __future__ import annotations
@@ -19,23 +19,16 @@ from typing import override
 
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
-from wyoming.client import AsyncClient, AsyncTcpClient
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.server import AsyncEventHandler
 
 from .detector import RATE, WIDTH, Ears, SmartTurn, Tuning, Verdict
+from .transcriber import Heard, Transcriber, UpstreamError
 from .words import unfinished
 
 _LOGGER = logging.getLogger(__name__)
-
-SEND_BYTES = RATE * WIDTH  # one second of audio per chunk sent to the Whisper server
-UPSTREAM_TIMEOUT = 60.0
-
-
-class UpstreamError(Exception):
-    """The Whisper server behind could not be reached or answered with an error."""
 
 
 @dataclass(slots=True)
@@ -48,6 +41,7 @@ class Counters:
     speculations_used: int = 0
     held_by_model: int = 0
     held_by_words: int = 0
+    held_by_doubt: int = 0
     upstream_errors: int = 0
 
     def end(self, verdict: Verdict) -> None:
@@ -60,7 +54,7 @@ class Counters:
 class Service:
     """What every client shares."""
 
-    stt_uri: str
+    transcriber: Transcriber
     info: Callable[[], Awaitable[Info]]
     tuning: Tuning
     model: SmartTurn | None
@@ -69,60 +63,12 @@ class Service:
     ask_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def _endpoint(uri: str) -> tuple[str, int]:
-    host, port = uri.removeprefix("tcp://").rsplit(":", 1)
-    return host, int(port)
-
-
-async def open_client(uri: str) -> AsyncClient:
-    """Connect a client to the Wyoming server at uri (tcp://host:port)."""
-    host, port = _endpoint(uri)
-    client = AsyncTcpClient(host, port)
-    try:
-        await client.connect()
-    except OSError as err:
-        raise UpstreamError(f"cannot reach the Whisper server at {uri}: {err}") from err
-    return client
-
-
-async def _read_transcript(client: AsyncClient) -> str:
-    while True:
-        event = await client.read_event()
-        if event is None:
-            raise UpstreamError("the Whisper server hung up without a transcript")
-        if Transcript.is_type(event.type):
-            return Transcript.from_event(event).text
-        if Error.is_type(event.type):
-            raise UpstreamError(f"the Whisper server failed: {Error.from_event(event).text}")
-
-
-async def transcribe(uri: str, language: str | None, pcm16: bytes) -> str:
-    """Transcribe 16 kHz 16-bit mono audio with the Whisper server at uri."""
-    async with asyncio.timeout(UPSTREAM_TIMEOUT):
-        client = await open_client(uri)
-        try:
-            await client.write_event(Transcribe(language=language).event())
-            await client.write_event(AudioStart(rate=RATE, width=WIDTH, channels=1).event())
-            for start in range(0, len(pcm16), SEND_BYTES):
-                chunk = pcm16[start : start + SEND_BYTES]
-                await client.write_event(
-                    AudioChunk(rate=RATE, width=WIDTH, channels=1, audio=chunk).event()
-                )
-            await client.write_event(AudioStop().event())
-            return await _read_transcript(client)
-        except (OSError, ConnectionError) as err:
-            raise UpstreamError(f"the Whisper server at {uri} failed: {err}") from err
-        finally:
-            with contextlib.suppress(OSError, ConnectionError):
-                await client.disconnect()
-
-
 @dataclass(slots=True)
 class _Ahead:
     """A transcription of the audio up to `upto` bytes, started at a pause."""
 
     upto: int
-    task: asyncio.Task[str]
+    task: asyncio.Task[Heard]
 
 
 class TurnEventHandler(AsyncEventHandler):
@@ -138,7 +84,7 @@ class TurnEventHandler(AsyncEventHandler):
         self._ahead: _Ahead | None = None
         self._asking: asyncio.Task[None] | None = None
         self._finished = False
-        self._upstream: AsyncClient | None = None  # pass-through (no model)
+        self._heard: bytearray | None = None  # pass-through (no model): all of the audio
         self._started_at = 0.0
 
     @override
@@ -153,7 +99,7 @@ class TurnEventHandler(AsyncEventHandler):
             await self._start()
             return True
         if AudioChunk.is_type(event.type):
-            if self._ears is None and self._upstream is None and not self._finished:
+            if self._ears is None and self._heard is None and not self._finished:
                 await self._start()  # a client that sends audio without audio-start
             await self._hear(self._converter.convert(AudioChunk.from_event(event)).audio)
             return True
@@ -172,27 +118,17 @@ class TurnEventHandler(AsyncEventHandler):
         self._finished = False
         self._started_at = time.monotonic()
         if self.service.model is None:
-            try:
-                self._upstream = await open_client(self.service.stt_uri)
-                await self._upstream.write_event(Transcribe(language=self._language).event())
-                await self._upstream.write_event(
-                    AudioStart(rate=RATE, width=WIDTH, channels=1).event()
-                )
-            except UpstreamError as err:
-                await self._fail(err)
+            self._heard = bytearray()
             return
         self._ears = Ears(self.service.tuning, self.service.vad())
 
     async def _hear(self, pcm16: bytes) -> None:
         if self._finished:
             return
-        if self._upstream is not None:
-            try:
-                await self._upstream.write_event(
-                    AudioChunk(rate=RATE, width=WIDTH, channels=1, audio=pcm16).event()
-                )
-            except (OSError, ConnectionError) as err:
-                await self._fail(UpstreamError(f"the Whisper server failed: {err}"))
+        if self._heard is not None:
+            # Whisper hears 30 s at most: what comes after max_turn is not kept.
+            room = int(self.service.tuning.max_turn * RATE) * WIDTH - len(self._heard)
+            self._heard += pcm16[: max(0, room)]
             return
         ears = self._ears
         if ears is None:
@@ -210,7 +146,7 @@ class TurnEventHandler(AsyncEventHandler):
         if self._ahead is not None and not self._ahead.task.done():
             self._ahead.task.cancel()
         upto = len(ears.audio)
-        task = asyncio.create_task(transcribe(self.service.stt_uri, self._language, ears.spoken))
+        task = asyncio.create_task(self.service.transcriber.transcribe(ears.spoken, self._language))
         task.add_done_callback(_quiet)
         self._ahead = _Ahead(upto, task)
         self.service.counters.speculations += 1
@@ -232,17 +168,21 @@ class TurnEventHandler(AsyncEventHandler):
         if ahead is None or ahead.upto < mark:
             return  # cannot happen (speculate_after <= ask_after); max_silence ends the turn
         try:
-            text = await asyncio.shield(ahead.task)
+            heard = await asyncio.shield(ahead.task)
         except UpstreamError:
             return  # the turn ends at max_silence, with a fresh transcription or its error
         if self._stale(ears, mark):
             return
-        if unfinished(text, self._language):
+        if unfinished(heard.text, self._language):
             self.service.counters.held_by_words += 1
-            _LOGGER.debug("Not over: %r stops mid-sentence", text)
+            _LOGGER.debug("Not over: %r stops mid-sentence", heard.text)
+            return
+        if heard.logprob is not None and heard.logprob < self.service.tuning.min_logprob:
+            self.service.counters.held_by_doubt += 1
+            _LOGGER.debug("Not over: %r is not sure (%.2f)", heard.text, heard.logprob)
             return
         self.service.counters.speculations_used += 1
-        await self._finish(Verdict.COMPLETE, text)
+        await self._finish(Verdict.COMPLETE, heard.text)
 
     def _stale(self, ears: Ears, mark: int) -> bool:
         """Whether the turn ended or the child spoke again since the pause at mark."""
@@ -253,8 +193,8 @@ class TurnEventHandler(AsyncEventHandler):
         if self._finished:
             return
         self._finished = True
-        if self._upstream is not None:
-            await self._pass_through_stop()
+        if self._heard is not None:
+            await self._pass_through_stop(bytes(self._heard))
             return
         ears = self._ears
         if ears is None:
@@ -282,20 +222,16 @@ class TurnEventHandler(AsyncEventHandler):
         ahead = self._ahead
         if ahead is not None and ears.last_speech_end <= ahead.upto:
             with contextlib.suppress(asyncio.CancelledError, UpstreamError):
-                text = await ahead.task
+                heard = await ahead.task
                 self.service.counters.speculations_used += 1
-                return text
-        return await transcribe(self.service.stt_uri, self._language, ears.spoken)
+                return heard.text
+        return (await self.service.transcriber.transcribe(ears.spoken, self._language)).text
 
-    async def _pass_through_stop(self) -> None:
-        upstream = self._upstream
-        assert upstream is not None
+    async def _pass_through_stop(self, pcm16: bytes) -> None:
         try:
-            await upstream.write_event(AudioStop().event())
-            async with asyncio.timeout(UPSTREAM_TIMEOUT):
-                text = await _read_transcript(upstream)
-        except (UpstreamError, OSError, ConnectionError, TimeoutError) as err:
-            await self._fail(UpstreamError(str(err)))
+            text = (await self.service.transcriber.transcribe(pcm16, self._language)).text
+        except (UpstreamError, TimeoutError) as err:
+            await self._fail(UpstreamError(str(err) or "the Whisper server did not answer"))
             return
         await self.write_event(Transcript(text=text).event())
 
@@ -312,13 +248,10 @@ class TurnEventHandler(AsyncEventHandler):
         self._asking = None
         self._ahead = None
         self._ears = None
-        if self._upstream is not None:
-            with contextlib.suppress(OSError, ConnectionError):
-                await self._upstream.disconnect()
-            self._upstream = None
+        self._heard = None
 
 
-def _quiet(task: asyncio.Task[str]) -> None:
+def _quiet(task: asyncio.Task[Heard]) -> None:
     """Read a speculative transcription's failure so it is never reported as unretrieved."""
     if not task.cancelled():
         task.exception()

@@ -36,6 +36,12 @@ UNFINISHED_EN = frozenset(
     )
 )
 UNFINISHED = {"es": UNFINISHED_ES, "en": UNFINISHED_EN}
+# "mí" and "ti" only follow a preposition ("para mí", "a ti"); after anything else Whisper put an
+# accent on the possessive "mi" ("¿cómo se llama mí..." for "¿cómo se llama mi... perro?").
+AFTER_PREPOSITION_ES = frozenset(_words("mí ti"))
+PREPOSITIONS_ES = frozenset(
+    _words("a ante bajo con contra de desde en entre hacia hasta para por según sin sobre tras")
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TRAILING_ELLIPSIS = re.compile(r"(\.\.\.|…)\s*$")
 
@@ -52,4 +58,6 @@ def unfinished(transcript: str, language: str | None = None) -> bool:
         return False
     base = (language or "").split("-")[0].split("_")[0].lower()
     endings = UNFINISHED.get(base) or UNFINISHED_ES | UNFINISHED_EN
+    if words[-1] in AFTER_PREPOSITION_ES and base in {"es", ""}:
+        return len(words) < 2 or words[-2] not in PREPOSITIONS_ES
     return words[-1] in endings

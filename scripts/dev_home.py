@@ -1,8 +1,8 @@
 """Run a development Moxie in a box: Home Assistant, a broker, Moxie's voice, ears and mic.
 
 Next to Home Assistant and a local MQTT broker it starts moxie-speaker (the sound card when
-there is one, else WAV files in a folder), moxie-whisper with moxie-turn in front of it (which
-ends each turn when the child is done), moxie-piper and a microphone for
+there is one, else WAV files in a folder), moxie-whisper, moxie-turn (Whisper in its own process;
+it ends each turn when the child is done), moxie-piper and a microphone for
 Moxie's satellite (the capture device through wyoming-mic-external when there is one, else
 moxie-file-mic hearing the WAV given with --wav and the files dropped into .dev/mic). Each
 service's output goes to .dev/logs/<name>.log; Ctrl-C stops them all.
@@ -91,7 +91,7 @@ logger:
 
 LOOPBACK = "127.0.0.1"
 # The entities Home Assistant's Wyoming integration makes for the servers (named after their
-# programs: moxie-turn, which hears through moxie-whisper and ends each turn itself, and
+# programs: moxie-turn, which transcribes and ends each turn itself, and
 # moxie-tts, moxie-piper's default engine).
 STT_ENTITY = "stt.moxie_turn"
 TTS_ENTITY = "tts.moxie_tts"
@@ -721,7 +721,8 @@ def main() -> None:
             "downloaded (see its log)"
         )
         turn = [venv_bin("moxie-turn"), "--uri", f"tcp://{LOOPBACK}:{args.turn_port}"]
-        turn += ["--stt-uri", f"tcp://{LOOPBACK}:{args.whisper_port}"]
+        # Whisper in moxie-turn's own process: the same model as moxie-whisper, a third of the time.
+        turn += ["--whisper-model", "default", "--language", language, *offline]
         services["moxie-turn"] = start_service("moxie-turn", turn, logs, env)
         print(
             "moxie-turn: Moxie's speech-to-text ends each turn itself (Smart Turn v3 when "

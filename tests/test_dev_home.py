@@ -411,6 +411,10 @@ def _run_develop(tmp_path: Path, ollama_url: str) -> None:
         logs += ("moxie-turn",)
         for name in (*logs, "file-mic"):
             assert (dev / "logs" / f"{name}.log").stat().st_size > 0
+        # moxie-turn hears with Whisper in its own process (moxie-whisper's model, offline the
+        # bundled base) and has transcribed the question.
+        turn_log = (dev / "logs" / "moxie-turn.log").read_text("utf-8")
+        assert "in this process)" in turn_log, turn_log[-2000:]
     finally:
         pids = [int(pid) for pid in re.findall(r"started \(pid (\d+)\)", out.read_text("utf-8"))]
         proc.send_signal(signal.SIGINT)

@@ -2,8 +2,8 @@
 
 Writes the integration's `custom_components/moxie/brand/` (what Home Assistant 2026.10 serves for
 a custom integration: icon.png 256x256, icon@2x.png 512x512, logo.png and logo@2x.png landscape,
-dark_logo variants with light text) and the add-on's `addons/moxie_speaker/icon.png` (128x128)
-and `logo.png` (250x100). Run: `.venv/bin/python scripts/make_brand.py`.
+dark_logo variants with light text) and each add-on's `addons/<slug>/icon.png` (128x128) and
+`logo.png` (250x100). Run: `.venv/bin/python scripts/make_brand.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
 BRAND = ROOT / "custom_components" / "moxie" / "brand"
-ADDON = ROOT / "addons" / "moxie_speaker"
+ADDONS = [ROOT / "addons" / slug for slug in ("moxie_speaker", "moxie_turn")]
 
 # Drawn at this size, then scaled down (smooth edges without anti-aliasing primitives).
 CANVAS = 1024
@@ -105,9 +105,12 @@ def main() -> None:
     logo(256, NAVY).save(BRAND / "logo@2x.png", optimize=True)
     logo(128, WHITE).save(BRAND / "dark_logo.png", optimize=True)
     logo(256, WHITE).save(BRAND / "dark_logo@2x.png", optimize=True)
-    icon(128).save(ADDON / "icon.png", optimize=True)
-    fit(logo(100, NAVY), 250, 100).save(ADDON / "logo.png", optimize=True)
-    for path in [*sorted(BRAND.glob("*.png")), ADDON / "icon.png", ADDON / "logo.png"]:
+    images = sorted(BRAND.glob("*.png"))
+    for addon in ADDONS:
+        icon(128).save(addon / "icon.png", optimize=True)
+        fit(logo(100, NAVY), 250, 100).save(addon / "logo.png", optimize=True)
+        images += [addon / "icon.png", addon / "logo.png"]
+    for path in images:
         with Image.open(path) as written:
             print(f"{path.relative_to(ROOT)}: {written.width}x{written.height}")
 

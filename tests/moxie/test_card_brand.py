@@ -7,6 +7,8 @@ from pathlib import Path
 from PIL import Image
 import pytest
 
+from tests.addons import ADDON_SLUGS
+
 ROOT = Path(__file__).parents[2]
 BRAND = ROOT / "custom_components" / "moxie" / "brand"
 
@@ -34,7 +36,8 @@ def test_dark_logo_differs_from_the_light_one() -> None:
     assert (BRAND / "dark_logo.png").read_bytes() != light
 
 
+@pytest.mark.parametrize("slug", ADDON_SLUGS)
 @pytest.mark.parametrize(("name", "size"), [("icon.png", (128, 128)), ("logo.png", (250, 100))])
-def test_addon_images(name: str, size: tuple[int, int]) -> None:
-    with Image.open(ROOT / "addons" / "moxie_speaker" / name) as image:
+def test_addon_images(slug: str, name: str, size: tuple[int, int]) -> None:
+    with Image.open(ROOT / "addons" / slug / name) as image:
         assert image.size == size

@@ -1,57 +1,24 @@
 """The add-on's run script, run as the Supervisor runs it, with Moxie's ears.
 
-The Supervisor writes the options to /data/options.json and gives the add-on SUPERVISOR_TOKEN
-(and PULSE_SERVER with the audio service); bashio reads them. Here a small stand-in for bashio
-reads a real options.json written like the Supervisor's (config.yaml's options plus the user's),
-and only the programs that cannot run here are stubs on PATH recording their argv and
-environment: moxie-speaker, wyoming-mic-external (which also listens on its port, as the real
+The harness (a stand-in for bashio on a real options.json, stubs on PATH) is tests/addons.py's.
+The stubs here: moxie-speaker, wyoming-mic-external (which also listens on its port, as the real
 one does), pactl and curl (the Supervisor's discovery API). jq, hostname, awk and /proc are real.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 import shlex
 import socket
 import subprocess
-import sys
 from typing import Any
 
 import pytest
-import yaml
 
 from peers.process import free_port
+from tests.addons import ADDONS_DIR, CURL_STUB, Recorded, discovery_body, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-ADDON = ROOT / "addons" / "moxie_speaker"
-RUN_SCRIPT = ADDON / "rootfs" / "usr" / "bin" / "moxie-speaker-run"
-
-# The bashio functions the run script uses, as bashio implements them on the Supervisor's data.
-FAKE_BASHIO = r"""
-bashio::services.available() { jq -e --arg s "$1" 'has($s)' "$FAKE_SERVICES" >/dev/null; }
-bashio::services() { jq -r --arg s "$1" --arg k "$2" '.[$s][$k] // empty' "$FAKE_SERVICES"; }
-bashio::var.true() { [ "$1" = "true" ]; }
-bashio::config() {
-    jq -r --arg k "$1" '.[$k] | if . == null then "null" else . end' "$FAKE_OPTIONS"
-}
-bashio::config.has_value() {
-    jq -e --arg k "$1" '.[$k] != null and .[$k] != ""' "$FAKE_OPTIONS" >/dev/null
-}
-bashio::config.true() { jq -e --arg k "$1" '.[$k] == true' "$FAKE_OPTIONS" >/dev/null; }
-bashio::log.info() { echo "INFO: $*" >&2; }
-bashio::log.warning() { echo "WARNING: $*" >&2; }
-bashio::log.error() { echo "ERROR: $*" >&2; }
-bashio::exit.nok() { echo "FATAL: $*" >&2; exit 1; }
-source "$1"
-"""
-
-RECORD = """#!{python}
-import json, os, sys
-with open(os.path.join({record!r}, {name!r} + ".json"), "a") as out:
-    out.write(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ)}}) + "\\n")
-"""
+ADDON = ADDONS_DIR / "moxie_speaker"
 STUBS = {
     "moxie-speaker": "",
     # `list short modules` answers FAKE_PACTL_MODULES; load-module exits FAKE_PACTL_EXIT.
@@ -61,7 +28,7 @@ STUBS = {
         "elif sys.argv[1] == 'load-module':\n"
         "    sys.exit(int(os.environ.get('FAKE_PACTL_EXIT', '0')))\n"
     ),
-    "curl": "sys.exit(int(os.environ.get('FAKE_CURL_EXIT', '0')))\n",
+    "curl": CURL_STUB,
     # Listens on --uri's port like the real server, until the run script stops it.
     "wyoming-mic-external": (
         "import signal, socket, time\n"
@@ -71,6 +38,8 @@ STUBS = {
         "time.sleep(30)\n"
     ),
 }
+MQTT = {"mqtt": {"host": "core-mosquitto", "port": 1883, "username": "addons",
+                 "password": "secret", "ssl": False}}  # fmt: skip
 
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -78,59 +47,16 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 def _run(
     tmp_path: Path, user_options: dict[str, Any], env: dict[str, str] | None = None
-) -> tuple[subprocess.CompletedProcess[str], dict[str, list[dict[str, Any]]]]:
+) -> tuple[subprocess.CompletedProcess[str], Recorded]:
     """Run the real run script; return it and what each stub recorded."""
-    config = yaml.safe_load((ADDON / "config.yaml").read_text(encoding="utf-8"))
-    options = dict(config["options"]) | user_options
-    (tmp_path / "options.json").write_text(json.dumps(options), encoding="utf-8")
-    services = {"mqtt": {"host": "core-mosquitto", "port": 1883, "username": "addons",
-                         "password": "secret", "ssl": False}}  # fmt: skip
-    (tmp_path / "services.json").write_text(json.dumps(services), encoding="utf-8")
-    (tmp_path / "bashio").write_text(FAKE_BASHIO, encoding="utf-8")
-    bin_dir, record = tmp_path / "bin", tmp_path / "record"
-    bin_dir.mkdir()
-    record.mkdir()
-    for name, body in STUBS.items():
-        stub = bin_dir / name
-        stub.write_text(
-            RECORD.format(python=sys.executable, record=str(record), name=name) + body,
-            encoding="utf-8",
-        )
-        stub.chmod(0o755)
-    run_env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "SUPERVISOR_TOKEN": "supervisor-token",
-        "FAKE_OPTIONS": str(tmp_path / "options.json"),
-        "FAKE_SERVICES": str(tmp_path / "services.json"),
-    } | (env or {})
-    result = subprocess.run(
-        ["bash", str(tmp_path / "bashio"), str(RUN_SCRIPT)],
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_script(
+        ADDON, "moxie-speaker-run", tmp_path, user_options, stubs=STUBS, env=env, services=MQTT
     )
-    recorded = {
-        path.stem: [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-        for path in record.glob("*.json")
-    }
-    return result, recorded
 
 
 def _mic_program(call: dict[str, Any]) -> list[str]:
     argv = call["argv"]
     return shlex.split(argv[argv.index("--program") + 1])
-
-
-def _discovery_body(curl: dict[str, Any]) -> dict[str, Any]:
-    argv = curl["argv"]
-    assert argv[argv.index("-X") + 1] == "POST"
-    assert argv[-1] == "http://supervisor/discovery"
-    assert "Authorization: Bearer supervisor-token" in argv
-    body = json.loads(argv[argv.index("-d") + 1])
-    assert isinstance(body, dict)
-    return body
 
 
 def test_defaults_with_pulseaudio(tmp_path: Path) -> None:
@@ -184,7 +110,7 @@ def test_defaults_with_pulseaudio(tmp_path: Path) -> None:
     assert speaker["env"]["MOXIE_SPEAKER_MQTT_HOST"] == "core-mosquitto"
     assert speaker["env"]["MOXIE_SPEAKER_SINK"] == "paplay"
     (curl,) = recorded["curl"]
-    assert _discovery_body(curl) == {
+    assert discovery_body(curl) == {
         "service": "moxie",
         "config": {"mic_host": socket.gethostname(), "mic_port": port, "echo_cancel": True},
     }
@@ -209,7 +135,7 @@ def test_echo_cancel_fails_is_logged(tmp_path: Path) -> None:
     assert _mic_program(mic)[-1] == "--device=alsa_input.usb-mic"
     (speaker,) = recorded["moxie-speaker"]
     assert "PULSE_SINK" not in speaker["env"]
-    config = _discovery_body(recorded["curl"][0])["config"]
+    config = discovery_body(recorded["curl"][0])["config"]
     assert config["mic_port"] == port
     assert config["echo_cancel"] is False  # so Moxie's integration leaves barge-in off
 

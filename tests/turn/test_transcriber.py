@@ -107,3 +107,16 @@ def test_a_transcript_that_repeats_itself_loops(
     text: str, tokens: int, seconds: float, loops: bool
 ) -> None:
     assert looped(text, tokens, seconds) is loops
+
+
+async def test_a_failing_model_is_the_turns_error_not_a_crash(
+    whisper: LocalWhisper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks inside the model reaches the handler as UpstreamError (an error event)."""
+
+    def broken(pcm16: bytes, language: str | None) -> transcriber.Heard:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(whisper, "transcribe_now", broken)
+    with pytest.raises(transcriber.UpstreamError, match="out of memory"):
+        await whisper.transcribe(joe_pcm16(PLAIN[0]), "en")

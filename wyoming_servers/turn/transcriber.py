@@ -188,6 +188,9 @@ class LocalWhisper:
                 if not work.cancelled():
                     work.exception()  # read, so a failure nobody waits for is not reported
                 raise
+            except Exception as err:  # any failure of the model is the turn's error
+                _LOGGER.exception("Whisper failed on %.1f s of audio", len(pcm16) / RATE / WIDTH)
+                raise UpstreamError(f"Whisper in moxie-turn failed: {err}") from err
 
     def _language(self, language: str | None) -> str | None:
         if not self.whisper.model.is_multilingual:

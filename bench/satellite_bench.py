@@ -344,10 +344,7 @@ async def run(runs: int, load: bool) -> None:
         turn = LaunchedServer.turn_here(workdir / "turn", "--debug")
         # Spanish: moxie-turn as a Spanish home runs it (moxie-whisper's default model; offline,
         # the bundled multilingual Whisper base), asked directly over Wyoming.
-        spanish_turn = LaunchedServer.turn(
-            workdir / "turn_es", "tcp://127.0.0.1:9", "--whisper-model", "default", "--offline",
-            "--language", "es", "--data-dir", str(workdir / "turn_es"), "--debug",
-        )  # fmt: skip
+        spanish_turn = LaunchedServer.spanish_turn(workdir / "turn_es", "--debug")
         spanish_turn.start()
         servers = (whisper, piper, turn)
         for server in servers[1:]:

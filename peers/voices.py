@@ -11,8 +11,10 @@ Shared by every test and benchmark that needs to hear or say something:
   `LaunchedServer.tiny_piper(voice_dir, workdir)` is upstream wyoming-piper with the tiny
   generated voice of peers.tiny_voice; `LaunchedServer.turn(workdir, stt_uri)` is moxie-turn
   in front of a Whisper server, `LaunchedServer.turn_here(workdir)` moxie-turn with tiny.en in
-  its own process. tests/conftest.py's `whisper_server` and `joe_piper`
-  (without Piper's random noise) and tests/speaker/conftest.py's `piper` are such servers.
+  its own process, `LaunchedServer.spanish_turn(workdir)` with the bundled multilingual base.
+  tests/conftest.py's `whisper_server` and `joe_piper` (without Piper's random noise) and
+  tests/speaker/conftest.py's `piper` are such servers. `espeak_pcm16(text)`: espeak-ng's
+  Spanish voice, the one Spanish voice here.
 - `joe_wav(text)` / `joe_pcm16(text)`: joe saying text, as HA's Wyoming STT wants it
   (16 kHz, 16-bit, mono), synthesized in-process by piper-tts (no noise) and cached per text;
   `joe_pcm(text)` at the voice's own rate (22050 Hz).
@@ -129,6 +131,21 @@ class LaunchedServer:
         return server
 
     @classmethod
+    def spanish_turn(cls, workdir: Path, *extra: str) -> Self:
+        """moxie-turn as a Spanish home runs it offline (not started).
+
+        moxie-whisper's default model in its own process: here the bundled multilingual Whisper
+        base, joined into workdir/data.
+        """
+        server = cls("turn", workdir, [])
+        server.argv = [
+            sys.executable, "-m", "wyoming_servers.turn", "--uri", server.uri,
+            "--whisper-model", "default", "--offline", "--language", "es",
+            "--data-dir", str(workdir / "data"), *extra,
+        ]  # fmt: skip
+        return server
+
+    @classmethod
     def joe_piper(cls, workdir: Path, *extra: str) -> Self:
         """moxie-piper (upstream wyoming-piper) with the joe voice, offline (not started).
 
@@ -227,7 +244,6 @@ def stt_metadata(language: str = "") -> stt.SpeechMetadata:
 
 
 @functools.cache
-@functools.cache
 def espeak_pcm16(text: str) -> bytes:
     """espeak-ng's Spanish voice saying text (SSML: `<break time="800ms"/>` pauses) at 16 kHz.
 
@@ -246,6 +262,7 @@ def espeak_pcm16(text: str) -> bytes:
     return audioop.ratecv(pcm, STT_WIDTH, 1, rate, STT_RATE, None)[0]
 
 
+@functools.cache
 def joe_pcm16(text: str) -> bytes:
     """Joe saying text as raw PCM at 16 kHz, 16-bit, mono (what HA's Wyoming STT sends)."""
     return to_pcm16(*joe_pcm(text))

@@ -185,11 +185,7 @@ def test_a_missing_whisper_model_says_what_is_missing(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def spanish_turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedServer]:
     """moxie-turn as a Spanish home runs it offline: moxie-whisper's default, the bundled base."""
-    workdir = tmp_path_factory.mktemp("spanish_turn")
-    server = LaunchedServer.turn(
-        workdir, "tcp://127.0.0.1:9", "--whisper-model", "default", "--offline",
-        "--language", "es", "--data-dir", str(workdir / "data"),
-    )  # fmt: skip
+    server = LaunchedServer.spanish_turn(tmp_path_factory.mktemp("spanish_turn"))
     server.start()
     yield server
     server.stop()

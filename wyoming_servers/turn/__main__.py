@@ -22,7 +22,7 @@ from wyoming.server import AsyncServer, AsyncTcpServer
 
 from wyoming_servers.launchers.common import Env, default_data_dir
 
-from .detector import SmartTurn, Tuning, find_model
+from .detector import RATE, WIDTH, SmartTurn, Tuning, find_model
 from .handler import Service, TurnEventHandler
 from .transcriber import LocalWhisper, RemoteWhisper, Transcriber, UpstreamError, open_client
 
@@ -41,7 +41,6 @@ WHISPER = Attribution(
 )
 SMART_TURN = Attribution(name="Daily (pipecat-ai)", url="https://github.com/pipecat-ai/smart-turn")
 INFO_TIMEOUT = 5.0
-RATE_BYTES = 16000 * 2  # one second of audio
 
 
 def _env(name: str, default: Any = None) -> Any:
@@ -288,7 +287,7 @@ async def serve(args: argparse.Namespace) -> None:
     if service.model is not None:
         await asyncio.to_thread(service.model.probability, b"")  # warm up
     if isinstance(service.transcriber, LocalWhisper):
-        await service.transcriber.transcribe(bytes(RATE_BYTES), None)  # warm up
+        await service.transcriber.transcribe(bytes(RATE * WIDTH), None)  # warm up
     server = AsyncServer.from_uri(args.uri)
     if args.zeroconf:
         if not isinstance(server, AsyncTcpServer):

@@ -30,10 +30,10 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient, AsyncTcpClient
 from wyoming.error import Error
 
+from .detector import RATE, WIDTH
+
 _LOGGER = logging.getLogger(__name__)
 
-RATE = 16000
-WIDTH = 2
 SEND_BYTES = RATE * WIDTH  # one second of audio per chunk sent to a Whisper server
 UPSTREAM_TIMEOUT = 60.0
 FULL_WINDOW = 30  # seconds Whisper was trained on
